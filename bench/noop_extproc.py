@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""The do-nothing ext_proc baseline for bench/run.py.
+
+A grpc.aio ExternalProcessor that answers every message with the matching empty response, except for
+the one thing ztgate's Envoy routes need before they forward: the reply to the request body (or to
+request headers that end the stream, a request without a body) writes dynamic metadata
+`{"ztgate": {"allowed": true}}` and sets `clear_route_cache`, so the provider route matches.
+
+It uses the same gRPC API style as ztgate's servicer (an async generator over the request iterator)
+so that the difference between the two is ztgate's own work, not the gRPC plumbing. Every response
+object is built once at import time.
+
+    python bench/noop_extproc.py --port 50061     # prints "READY 127.0.0.1:50061" when listening
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from typing import AsyncIterator
+
+import grpc
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
+from google.protobuf import struct_pb2
+
+METADATA_NAMESPACE = "ztgate"  # ztgate.envoy_config.METADATA_NAMESPACE; not imported to stay standalone
+
+
+def _allowed_metadata() -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update({METADATA_NAMESPACE: {"allowed": True}})
+    return struct
+
+
+def _allow(kind: str) -> pb.ProcessingResponse:
+    """The reply that lets the provider route match: metadata + clear_route_cache.
+
+    Envoy (1.40) honours clear_route_cache only when the response carries a header mutation ("NOT
+    clearing route cache. No header mutation in the response"), so an empty one is attached: present,
+    mutating nothing.
+    """
+    response = pb.ProcessingResponse(dynamic_metadata=_allowed_metadata())
+    common = getattr(response, kind).response
+    common.clear_route_cache = True
+    common.header_mutation.SetInParent()
+    return response
+
+
+_EMPTY = {
+    "request_headers": pb.ProcessingResponse(request_headers=pb.HeadersResponse()),
+    "response_headers": pb.ProcessingResponse(response_headers=pb.HeadersResponse()),
+    "request_body": pb.ProcessingResponse(request_body=pb.BodyResponse()),
+    "response_body": pb.ProcessingResponse(response_body=pb.BodyResponse()),
+    "request_trailers": pb.ProcessingResponse(request_trailers=pb.TrailersResponse()),
+    "response_trailers": pb.ProcessingResponse(response_trailers=pb.TrailersResponse()),
+}
+_ALLOW_BODY = _allow("request_body")
+_ALLOW_HEADERS = _allow("request_headers")
+
+
+class NoopProcessor(pb_grpc.ExternalProcessorServicer):
+    async def Process(  # noqa: N802 - the gRPC method name
+        self, request_iterator: AsyncIterator[pb.ProcessingRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ProcessingResponse]:
+        async for request in request_iterator:
+            kind = request.WhichOneof("request")
+            if kind == "request_body":
+                yield _ALLOW_BODY
+            elif kind == "request_headers" and request.request_headers.end_of_stream:
+                yield _ALLOW_HEADERS
+            else:
+                yield _EMPTY[kind]
+
+
+async def serve(host: str, port: int) -> None:
+    server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    pb_grpc.add_ExternalProcessorServicer_to_server(NoopProcessor(), server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot listen on {host}:{port}")
+    await server.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"READY {host}:{bound}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="do-nothing Envoy ext_proc server (benchmark baseline)")
+    parser.add_argument("--port", type=int, required=True, help="0 picks a free port (printed in the READY line)")
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    asyncio.run(serve(args.host, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""One typed settings object, read from a YAML file and overridden by the environment.
+
+Environment overrides use `ZTGATE__` plus the setting's path joined by `__`, e.g.
+`ZTGATE__PROVIDERS__OPENAI__UPSTREAM=http://127.0.0.1:9000` or `ZTGATE__LISTEN__PORT=8081`.
+Relative paths in the file are resolved against the file's own directory, so a config works from any cwd.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
+
+import yaml
+
+ENV_PREFIX = "ZTGATE__"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the setting."""
+
+
+@dataclass(slots=True)
+class Endpoint:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(slots=True)
+class ProviderConfig:
+    """One upstream provider: where Envoy sends its traffic and the credential ztgate injects."""
+
+    upstream: str = ""  # scheme://host[:port]; https gets TLS with SNI and system CAs
+    credential_env: str = ""  # environment variable holding the provider key
+    credential_file: str = ""  # or a file holding it (a Kubernetes Secret mount)
+    enabled: bool = True
+
+    def credential(self) -> str | None:
+        """Read at call time so a rotated Secret file is picked up without restart."""
+        if self.credential_file:
+            try:
+                return Path(self.credential_file).read_text().strip() or None
+            except OSError:
+                return None
+        if self.credential_env:
+            return os.environ.get(self.credential_env) or None
+        return None
+
+    def upstream_parts(self) -> tuple[str, str, int]:
+        """(scheme, host, port) of the upstream URL."""
+        parts = urlsplit(self.upstream)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"provider upstream must be http(s)://host[:port], got {self.upstream!r}")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return parts.scheme, parts.hostname, port
+
+
+def _default_providers() -> dict[str, ProviderConfig]:
+    return {
+        "openai": ProviderConfig("https://api.openai.com", "OPENAI_API_KEY"),
+        "anthropic": ProviderConfig("https://api.anthropic.com", "ANTHROPIC_API_KEY"),
+        "gemini": ProviderConfig("https://generativelanguage.googleapis.com", "GEMINI_API_KEY"),
+        "azure_openai": ProviderConfig("", "AZURE_OPENAI_API_KEY", enabled=False),
+    }
+
+
+@dataclass(slots=True)
+class ExtProcConfig:
+    host: str = "127.0.0.1"
+    port: int = 50051
+    max_body_bytes: int = 4 * 1024 * 1024  # larger request bodies get a 413 in the provider's format
+    message_timeout_ms: int = 5000  # Envoy waits this long for each ext_proc reply, then fails closed
+    grace_period_s: float = 20.0  # in-flight streams get this long to finish on SIGTERM
+
+
+@dataclass(slots=True)
+class PolicyConfig:
+    dir: str = "rego"
+    query: str = "data.ztgate.decision"
+    eval_budget_ms: float = 50.0  # a slower evaluation is treated as an engine failure: deny 503
+    fail_open: bool = False  # an explicit choice; the default fails closed
+
+
+@dataclass(slots=True)
+class JwtConfig:
+    """A JWT issuer that Envoy's jwt_authn verifies; ztgate reads the verified claims from metadata."""
+
+    enabled: bool = False
+    issuer: str = ""
+    audiences: list[str] = field(default_factory=list)
+    jwks_file: str = ""
+    subject_claim: str = "sub"
+    groups_claim: str = "groups"
+
+
+@dataclass(slots=True)
+class TlsConfig:
+    """Downstream TLS on the listener; with client_ca set, client certificates are required (mTLS)."""
+
+    cert_file: str = ""
+    key_file: str = ""
+    client_ca_file: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.cert_file and self.key_file)
+
+
+@dataclass(slots=True)
+class AuditConfig:
+    sink: str = "stdout"  # "stdout" | "file"
+    path: str = ""
+
+
+@dataclass(slots=True)
+class Settings:
+    listen: Endpoint = field(default_factory=Endpoint)
+    admin: Endpoint = field(default_factory=lambda: Endpoint(port=9901))
+    extproc: ExtProcConfig = field(default_factory=ExtProcConfig)
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    keys_file: str = "keys.json"
+    jwt: JwtConfig = field(default_factory=JwtConfig)
+    tls: TlsConfig = field(default_factory=TlsConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
+    providers: dict[str, ProviderConfig] = field(default_factory=_default_providers)
+    upstream_timeout_s: float = 600.0  # long generations and reasoning models take minutes
+    log_level: str = "info"
+    base_dir: str = "."  # the directory relative paths are resolved against
+
+    def path(self, value: str) -> Path:
+        """Resolve a configured path against the config file's directory."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def enabled_providers(self) -> dict[str, ProviderConfig]:
+        return {name: p for name, p in self.providers.items() if p.enabled and p.upstream}
+
+
+def load_settings(path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Read the YAML file (if any), apply environment overrides, validate."""
+    env = dict(os.environ if env is None else env)
+    raw: dict[str, Any] = {}
+    base_dir = Path.cwd()
+    if path is not None:
+        file = Path(path)
+        try:
+            loaded = yaml.safe_load(file.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read config {file}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config {file} must be a mapping at the top level")
+        raw = loaded
+        base_dir = file.resolve().parent
+    for key, value in env.items():
+        if key.startswith(ENV_PREFIX):
+            _set_path(raw, [p.lower() for p in key[len(ENV_PREFIX) :].split("__")], yaml.safe_load(value))
+    raw.setdefault("base_dir", str(base_dir))
+    settings = _build(Settings, raw, "")
+    if settings.audit.sink not in ("stdout", "file") or (settings.audit.sink == "file" and not settings.audit.path):
+        raise ConfigError("audit.sink must be stdout, or file with audit.path set")
+    for name, provider in settings.enabled_providers().items():
+        try:
+            provider.upstream_parts()
+        except ConfigError as exc:
+            raise ConfigError(f"providers.{name}: {exc}") from None
+    return settings
+
+
+def _set_path(raw: dict[str, Any], keys: list[str], value: Any) -> None:
+    node = raw
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"environment override {'.'.join(keys)} collides with a non-mapping setting")
+    node[keys[-1]] = value
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    """Build a dataclass from a mapping, rejecting unknown keys so typos do not pass silently."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'} must be a mapping")
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(sorted(where + k for k in unknown))}")
+    defaults = cls()
+    kwargs = {}
+    for name in known:
+        if name not in raw:
+            continue
+        kwargs[name] = _coerce(hints[name], raw[name], f"{where}{name}", getattr(defaults, name))
+    return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str, default: Any) -> Any:
+    if is_dataclass(hint):
+        return _build(hint, value, where + ".")
+    origin = get_origin(hint)
+    if origin is dict:
+        _, value_type = get_args(hint)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping")
+        merged = dict(default) if isinstance(default, dict) else {}
+        for key, item in value.items():
+            if is_dataclass(value_type):
+                base = merged.get(key)
+                # Partial provider overrides keep the defaults they do not mention.
+                item_raw = {**_as_dict(base), **item} if base is not None and isinstance(item, dict) else item
+                merged[key] = _build(value_type, item_raw, f"{where}.{key}.")
+            else:
+                merged[key] = item
+        return merged
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list")
+        return [str(v) for v in value]
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return value
+    if hint in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number")
+        return hint(value)
+    if hint is str:
+        if not isinstance(value, (str, int, float)):
+            raise ConfigError(f"{where} must be a string")
+        return str(value)
+    return value
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}

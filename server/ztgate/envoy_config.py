@@ -1,0 +1,380 @@
+"""Render Envoy's bootstrap configuration from ztgate's settings.
+
+Why rendered, not hand-written: every provider upstream, port and limit comes from one settings object,
+so `ztgate up`, the tests (which point providers at a local fake) and the shipped envoy/envoy.yaml can
+never disagree.
+
+The shape, and why:
+- ext_proc gets the request headers and the buffered request body, and Envoy sends the body without
+  waiting for the headers reply (send_body_without_waiting_for_header_response), so the two messages
+  overlap and cost about one round trip. Headers are held until the body reply, so that reply can set
+  the provider credential and remove the client's. (Skipping the headers message is not an option:
+  Envoy then forwards the headers upstream before the body is decided, and body-phase header mutations
+  are lost; measured with Envoy 1.40.)
+- The response body is STREAMED with response headers skipped: SSE chunks pass through as they
+  arrive, a JSON body costs one chunk message plus the end-of-stream message, pipelined.
+- Fail closed at the routing layer too: a provider route forwards only when ztgate wrote
+  `ztgate.allowed = true` into dynamic metadata and cleared the route cache; anything else matches a
+  fallback route that answers with a local error, so no request reaches a provider without ztgate's
+  explicit allow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .config import ProviderConfig, Settings
+
+EXTPROC_CLUSTER = "ztgate_extproc"
+JWT_PROVIDER = "ztgate_jwt"
+JWT_PAYLOAD_KEY = "jwt_payload"
+JWT_NAMESPACE = "envoy.filters.http.jwt_authn"
+METADATA_NAMESPACE = "ztgate"
+SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+
+# Headers come in the headers message; only what is not a header is asked for as an attribute.
+REQUEST_ATTRIBUTES = ["source.address", "request.scheme"]
+# Envoy 1.40 does not send response.headers['...'] attributes while response headers are skipped, so
+# ztgate tells JSON from SSE and gzip from plain by the body's first bytes.
+RESPONSE_ATTRIBUTES = ["response.code"]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRoute:
+    """One provider API path Envoy routes through ztgate."""
+
+    provider: str
+    method: str
+    path: str  # exact path, or a regex when regex is True
+    regex: bool = False
+
+
+API_ROUTES: tuple[ApiRoute, ...] = (
+    ApiRoute("openai", "POST", "/v1/chat/completions"),
+    ApiRoute("openai", "POST", "/v1/responses"),
+    ApiRoute("openai", "POST", "/v1/embeddings"),
+    ApiRoute("openai", "GET", "/v1/models"),
+    ApiRoute("openai", "GET", r"/v1/models/[^/]+", regex=True),
+    ApiRoute("anthropic", "POST", "/v1/messages"),
+    ApiRoute("gemini", "POST", r"/v1(beta)?/models/[^/:]+:(generateContent|streamGenerateContent)", regex=True),
+    ApiRoute("gemini", "GET", r"/v1(beta)?/models", regex=True),
+    ApiRoute("azure_openai", "POST", r"/openai/deployments/[^/]+/(chat/completions|embeddings)", regex=True),
+)
+
+# Static error bodies for requests Envoy answers itself (no route, never inspected), in each
+# provider's format; chosen by path prefix.
+_NOT_INSPECTED = "request was not allowed by ztgate"
+_JSON_CONTENT_TYPE = {
+    "header": {"key": "content-type", "value": "application/json"},
+    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+}
+
+
+def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
+    """The Envoy bootstrap as a dict. extproc=False gives the Envoy-alone baseline for bench/."""
+    providers = settings.enabled_providers()
+    http_filters: list[dict[str, Any]] = []
+    if extproc and settings.jwt.enabled:
+        http_filters.append(_jwt_filter(settings))
+    if extproc:
+        http_filters.append(_extproc_filter(settings))
+    http_filters.append(
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+        }
+    )
+    hcm: dict[str, Any] = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "ztgate",
+        "codec_type": "AUTO",
+        "generate_request_id": True,
+        "always_set_request_id_in_response": True,
+        # Envoy removes any client-supplied XFCC and sets its own, so ztgate may trust it for mTLS.
+        "forward_client_cert_details": "SANITIZE_SET",
+        "set_current_client_cert_details": {"subject": True, "uri": True, "dns": True},
+        "stream_idle_timeout": f"{int(settings.upstream_timeout_s)}s",
+        "route_config": _route_config(settings, providers, extproc),
+        "http_filters": http_filters,
+    }
+    chain: dict[str, Any] = {
+        "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]
+    }
+    if settings.tls.enabled:
+        chain["transport_socket"] = _downstream_tls(settings)
+    clusters = [_provider_cluster(name, p, settings) for name, p in providers.items()]
+    if extproc:
+        clusters.append(_extproc_cluster(settings))
+    buffer_limit = max(2 * settings.extproc.max_body_bytes, 1 << 20)
+    return {
+        "admin": {
+            "address": {"socket_address": {"address": settings.admin.host, "port_value": settings.admin.port}}
+        },
+        "static_resources": {
+            "listeners": [
+                {
+                    "name": "ztgate_ingress",
+                    "address": {
+                        "socket_address": {"address": settings.listen.host, "port_value": settings.listen.port}
+                    },
+                    # Envoy's 1 MiB default would 413 large prompts before ztgate could answer in format.
+                    "per_connection_buffer_limit_bytes": buffer_limit,
+                    "filter_chains": [chain],
+                }
+            ],
+            "clusters": clusters,
+        },
+    }
+
+
+def render_yaml(settings: Settings, *, extproc: bool = True) -> str:
+    header = "# Rendered by `ztgate envoy-config`; edit ztgate's config instead of this file.\n"
+    return header + yaml.safe_dump(render(settings, extproc=extproc), sort_keys=False, width=120)
+
+
+def write(settings: Settings, path: Path, *, extproc: bool = True) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_yaml(settings, extproc=extproc))
+    return path
+
+
+def _extproc_filter(settings: Settings) -> dict[str, Any]:
+    timeout_ms = settings.extproc.message_timeout_ms
+    return {
+        "name": "envoy.filters.http.ext_proc",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor",
+            "grpc_service": {"envoy_grpc": {"cluster_name": EXTPROC_CLUSTER}},
+            "failure_mode_allow": False,
+            "message_timeout": f"{timeout_ms / 1000:.3f}s",
+            "max_message_timeout": f"{max(timeout_ms, 30000) / 1000:.3f}s",
+            "allow_mode_override": True,
+            "processing_mode": {
+                "request_header_mode": "SEND",
+                "response_header_mode": "SKIP",
+                "request_body_mode": "BUFFERED",
+                "response_body_mode": "STREAMED",
+                "request_trailer_mode": "SKIP",
+                "response_trailer_mode": "SKIP",
+            },
+            "send_body_without_waiting_for_header_response": True,
+            "request_attributes": REQUEST_ATTRIBUTES,
+            "response_attributes": RESPONSE_ATTRIBUTES,
+            "metadata_options": {
+                "forwarding_namespaces": {"untyped": [JWT_NAMESPACE]},
+                "receiving_namespaces": {"untyped": [METADATA_NAMESPACE]},
+            },
+            # ztgate rewrites :path (Gemini model rewrite, ?key= removal) and sets credential headers.
+            "mutation_rules": {"allow_all_routing": True},
+        },
+    }
+
+
+def _jwt_filter(settings: Settings) -> dict[str, Any]:
+    jwt = settings.jwt
+    provider: dict[str, Any] = {
+        "issuer": jwt.issuer,
+        "local_jwks": {"filename": str(settings.path(jwt.jwks_file).resolve())},
+        "payload_in_metadata": JWT_PAYLOAD_KEY,
+        "forward": False,
+        "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+    }
+    if jwt.audiences:
+        provider["audiences"] = list(jwt.audiences)
+    return {
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": {JWT_PROVIDER: provider},
+            # Requests without a (valid) JWT continue to ztgate, which then requires an API key or mTLS;
+            # only a verified JWT leaves claims in metadata, so a forged one authenticates nothing.
+            "rules": [
+                {
+                    "match": {"prefix": "/"},
+                    "requires": {
+                        "requires_any": {
+                            "requirements": [{"provider_name": JWT_PROVIDER}, {"allow_missing_or_failed": {}}]
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def _route_config(settings: Settings, providers: dict[str, ProviderConfig], extproc: bool) -> dict[str, Any]:
+    routes: list[dict[str, Any]] = []
+    for api in API_ROUTES:
+        if api.provider not in providers:
+            continue
+        match = _path_match(api)
+        match["headers"] = [{"name": ":method", "string_match": {"exact": api.method}}]
+        forward = {
+            "match": dict(match),
+            "route": {
+                "cluster": _cluster_name(api.provider),
+                "timeout": f"{int(settings.upstream_timeout_s)}s",
+                "host_rewrite_literal": _host_header(providers[api.provider]),
+            },
+        }
+        if not extproc:
+            routes.append(forward)
+            continue
+        forward["match"]["dynamic_metadata"] = [
+            {
+                "filter": METADATA_NAMESPACE,
+                "path": [{"key": "allowed"}],
+                "value": {"bool_match": True},
+            }
+        ]
+        fallback: dict[str, Any] = {
+            "match": dict(match),
+            "direct_response": {"status": 400, "body": {"inline_string": _error_json(api.provider, 400, _NOT_INSPECTED)}},
+            "response_headers_to_add": [_JSON_CONTENT_TYPE],
+        }
+        routes.extend([forward, fallback])
+    for prefix, provider in (("/v1beta", "gemini"), ("/openai", "azure_openai"), ("/", "openai")):
+        routes.append(
+            {
+                "match": {"prefix": prefix},
+                "direct_response": {
+                    "status": 404,
+                    "body": {"inline_string": _error_json(provider, 404, "ztgate: no API route for this path")},
+                },
+                "response_headers_to_add": [_JSON_CONTENT_TYPE],
+            }
+        )
+    return {
+        "name": "ztgate_routes",
+        "virtual_hosts": [{"name": "llm_apis", "domains": ["*"], "routes": routes}],
+    }
+
+
+def _path_match(api: ApiRoute) -> dict[str, Any]:
+    if api.regex:
+        return {"safe_regex": {"regex": api.path}}
+    return {"path": api.path}
+
+
+def _cluster_name(provider: str) -> str:
+    return f"provider_{provider}"
+
+
+def _host_header(provider: ProviderConfig) -> str:
+    scheme, host, port = provider.upstream_parts()
+    default = 443 if scheme == "https" else 80
+    return host if port == default else f"{host}:{port}"
+
+
+def _provider_cluster(name: str, provider: ProviderConfig, settings: Settings) -> dict[str, Any]:
+    scheme, host, port = provider.upstream_parts()
+    cluster: dict[str, Any] = {
+        "name": _cluster_name(name),
+        "type": "STRICT_DNS" if not _is_ip(host) else "STATIC",
+        "connect_timeout": "5s",
+        "dns_lookup_family": "V4_PREFERRED",
+        "per_connection_buffer_limit_bytes": max(2 * settings.extproc.max_body_bytes, 1 << 20),
+        "load_assignment": {
+            "cluster_name": _cluster_name(name),
+            "endpoints": [
+                {"lb_endpoints": [{"endpoint": {"address": {"socket_address": {"address": host, "port_value": port}}}}]}
+            ],
+        },
+    }
+    if scheme == "https":
+        cluster["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": host,
+                "common_tls_context": {
+                    "validation_context": {
+                        "trusted_ca": {"filename": SYSTEM_CA_FILE},
+                        "match_typed_subject_alt_names": [
+                            {"san_type": "DNS", "matcher": {"exact": host}}
+                        ],
+                    }
+                },
+            },
+        }
+    return cluster
+
+
+def _extproc_cluster(settings: Settings) -> dict[str, Any]:
+    return {
+        "name": EXTPROC_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": EXTPROC_CLUSTER,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {
+                                        "address": settings.extproc.host,
+                                        "port_value": settings.extproc.port,
+                                    }
+                                }
+                            }
+                        }
+                    ]
+                }
+            ],
+        },
+    }
+
+
+def _downstream_tls(settings: Settings) -> dict[str, Any]:
+    tls = settings.tls
+    context: dict[str, Any] = {
+        "common_tls_context": {
+            "tls_certificates": [
+                {
+                    "certificate_chain": {"filename": str(settings.path(tls.cert_file).resolve())},
+                    "private_key": {"filename": str(settings.path(tls.key_file).resolve())},
+                }
+            ]
+        }
+    }
+    if tls.client_ca_file:
+        context["require_client_certificate"] = True
+        context["common_tls_context"]["validation_context"] = {
+            "trusted_ca": {"filename": str(settings.path(tls.client_ca_file).resolve())}
+        }
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext",
+            **context,
+        },
+    }
+
+
+def _is_ip(host: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _error_json(provider: str, status: int, message: str) -> str:
+    from .providers import get_adapter
+
+    code = "not_found" if status == 404 else "invalid_request"
+    return get_adapter(provider).error_body(status, message, code).decode()

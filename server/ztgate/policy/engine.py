@@ -1,0 +1,207 @@
+"""Policy engines: take the policy input, return the raw decision value.
+
+The embedded engine runs Rego in-process with regorus (no network hop). It loads a policy directory
+once, laid out as an OPA bundle so the same directory also serves a remote OPA:
+
+- every ``*.rego`` file (``*_test.rego`` only for the test runner), Rego v1 syntax;
+- every ``data.json`` and ``*.data.json``, placed at the path of its directory
+  (``a/b/data.json`` becomes ``data.a.b``) and merged;
+- an optional ``.manifest`` whose ``revision`` names the policy version.
+
+Regorus holds the GIL while it evaluates, and a regorus engine may only be used by the thread that
+created it (it panics otherwise). Evaluation is therefore synchronous and inline: a policy decision
+takes microseconds, less than a hop to a thread pool. ``EmbeddedEngine`` still keeps one regorus
+engine per thread, built lazily from the sources it loaded, so calling it from a worker thread is
+safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import orjson
+import regorus
+
+DEFAULT_QUERY = "data.ztgate.decision"
+
+# regorus errors carry a Rust backtrace when RUST_BACKTRACE is set; policy authors need the message.
+_BACKTRACE_MARKER = "\nStack backtrace:"
+
+
+class PolicyError(Exception):
+    """The policy could not be loaded or could not decide: callers fail closed."""
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """What the exchange needs from a policy engine, embedded or remote."""
+
+    def evaluate(self, input: dict[str, Any]) -> Any:
+        """The raw decision for one policy input; raises PolicyError when there is none."""
+        ...
+
+    @property
+    def revision(self) -> str:
+        """Which policy version decided, for audit events."""
+        ...
+
+
+def regorus_message(exc: BaseException) -> str:
+    """A regorus error without the Rust backtrace that RUST_BACKTRACE appends."""
+    text = str(exc)
+    cut = text.find(_BACKTRACE_MARKER)
+    return (text[:cut] if cut >= 0 else text).strip() or type(exc).__name__
+
+
+@dataclass(slots=True, frozen=True)
+class PolicyBundle:
+    """The sources of a policy directory, read once: enough to build a regorus engine anywhere."""
+
+    root: Path
+    policies: tuple[tuple[str, str], ...]  # (path relative to root, Rego text)
+    data: dict[str, Any]
+    revision: str
+
+    def build(self) -> regorus.Engine:
+        """A fresh regorus engine with every policy and the merged data; PolicyError if one fails."""
+        engine = regorus.Engine()
+        for name, text in self.policies:
+            try:
+                engine.add_policy(name, text)
+            except Exception as exc:
+                raise PolicyError(f"cannot load {self.root / name}: {regorus_message(exc)}") from None
+        if self.data:
+            try:
+                engine.add_data(self.data)
+            except Exception as exc:
+                raise PolicyError(f"cannot load data under {self.root}: {regorus_message(exc)}") from None
+        return engine
+
+
+def _is_data_file(name: str) -> bool:
+    return name == "data.json" or name.endswith(".data.json")
+
+
+def _merge(into: dict[str, Any], value: dict[str, Any], where: str) -> None:
+    """Deep-merge value into `into`; two files that set the same leaf are an error, as in OPA."""
+    for key, item in value.items():
+        if key in into and isinstance(into[key], dict) and isinstance(item, dict):
+            _merge(into[key], item, f"{where}.{key}")
+        elif key in into:
+            raise PolicyError(f"data conflict: {where}.{key} is set by more than one data file")
+        else:
+            into[key] = item
+
+
+def load_bundle(policy_dir: Path, *, include_tests: bool = False) -> PolicyBundle:
+    """Read a policy directory (OPA bundle layout); hidden directories are skipped."""
+    root = Path(policy_dir)
+    if not root.is_dir():
+        raise PolicyError(f"policy directory {root} does not exist")
+    policies: list[tuple[str, str]] = []
+    data: dict[str, Any] = {}
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts[:-1]) or not path.is_file():
+            continue
+        name = path.name
+        is_rego = name.endswith(".rego")
+        if is_rego and name.endswith("_test.rego") and not include_tests:
+            continue
+        if not is_rego and not _is_data_file(name):
+            continue
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise PolicyError(f"cannot read {path}: {exc}") from None
+        digest.update(rel.as_posix().encode() + b"\0" + raw + b"\0")
+        if is_rego:
+            policies.append((rel.as_posix(), raw.decode("utf-8", errors="replace")))
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise PolicyError(f"{path} is not valid JSON: {exc}") from None
+        for part in reversed(rel.parts[:-1]):
+            value = {part: value}
+        if not isinstance(value, dict):
+            raise PolicyError(f"{path}: a data file at the bundle root must hold a JSON object")
+        _merge(data, value, "data")
+    if not policies:
+        raise PolicyError(f"no .rego files under {root}")
+    return PolicyBundle(root, tuple(policies), data, _manifest_revision(root) or digest.hexdigest()[:12])
+
+
+def _manifest_revision(root: Path) -> str | None:
+    manifest = root / ".manifest"
+    if not manifest.is_file():
+        return None
+    try:
+        value = orjson.loads(manifest.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise PolicyError(f"{manifest} is not valid JSON: {exc}") from None
+    revision = value.get("revision") if isinstance(value, dict) else None
+    return revision if isinstance(revision, str) and revision else None
+
+
+class EmbeddedEngine:
+    """Rego evaluated in-process by regorus; one instance per worker, loaded once."""
+
+    def __init__(self, policy_dir: Path, query: str = DEFAULT_QUERY) -> None:
+        self._bundle = load_bundle(policy_dir)
+        self._query = query
+        self._local = threading.local()
+        engine = self._bundle.build()
+        self._check_query(engine)
+        self._local.engine = engine
+
+    @property
+    def revision(self) -> str:
+        return self._bundle.revision
+
+    @property
+    def query(self) -> str:
+        return self._query
+
+    @property
+    def policy_dir(self) -> Path:
+        return self._bundle.root
+
+    def _check_query(self, engine: regorus.Engine) -> None:
+        """Fail at load, not on the first request, when the query names no rule."""
+        try:
+            engine.eval_rule_as_json(self._query)
+        except Exception as exc:
+            message = regorus_message(exc)
+            if "not a valid rule path" in message:
+                raise PolicyError(f"query {self._query} names no rule in {self._bundle.root}") from None
+            # Any other error depends on the input; evaluate() reports it per request.
+
+    def evaluate(self, input: dict[str, Any]) -> Any:
+        """The raw decision value as JSON types (Rego sets become lists).
+
+        Synchronous: regorus holds the GIL for the whole evaluation (about 0.1 ms for the shipped
+        library), which is cheaper than handing it to a thread. Raises PolicyError, never regorus's
+        own exceptions, so the caller can fail closed.
+        """
+        engine = getattr(self._local, "engine", None)
+        if engine is None:
+            engine = self._local.engine = self._bundle.build()
+        try:
+            # Measured on the shipped library (1.2 KB input): set_input(dict) is ~4 us faster than
+            # set_input_json(orjson.dumps(...)); eval_rule_as_json costs the same as eval_rule but
+            # returns plain JSON (eval_rule gives Python sets and fails on a set of objects).
+            engine.set_input(input)
+            raw = engine.eval_rule_as_json(self._query)
+        except BaseException as exc:  # regorus panics surface as pyo3 PanicException (a BaseException)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise PolicyError(f"policy evaluation failed: {regorus_message(exc)}") from None
+        if raw == '"<undefined>"':  # regorus's answer for an undefined rule
+            raise PolicyError(f"decision undefined: {self._query} has no value for this input")
+        return orjson.loads(raw)

@@ -1,0 +1,182 @@
+"""The provider-neutral shape of an LLM exchange, and the interface every provider adapter implements.
+
+Adapters are pure: bytes or parsed JSON in, these dataclasses out. They never see protobuf, gRPC or
+Envoy; the extproc layer orchestrates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+# A location inside a parsed JSON body: keys and list indexes from the root, e.g.
+# ("messages", 2, "content", 0, "text"). Redaction writes rewritten text back through it.
+JsonPath = tuple[str | int, ...]
+
+
+class RequestError(Exception):
+    """The client's request is unusable (bad JSON, missing model, ...): a 4xx in the provider's format."""
+
+    def __init__(self, message: str, status: int = 400, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+
+@dataclass(slots=True, frozen=True)
+class Route:
+    """What the request path says: which API, which operation, and what the path itself carries."""
+
+    provider: str  # "openai" | "azure_openai" | "anthropic" | "gemini"
+    operation: str  # see OPERATIONS
+    model: str | None = None  # Gemini and Azure carry the model (deployment) in the path
+    stream: bool = False  # Gemini's :streamGenerateContent streams by path, not by body
+    has_body: bool = True  # GET /v1/models has none
+
+
+# Operation names are the API's own endpoint, snake_case, so policy authors recognise them.
+OPERATIONS = (
+    "chat_completions",  # OpenAI POST /v1/chat/completions
+    "responses",  # OpenAI POST /v1/responses
+    "embeddings",  # OpenAI POST /v1/embeddings
+    "list_models",  # OpenAI GET /v1/models, Gemini GET /v1beta/models
+    "messages",  # Anthropic POST /v1/messages
+    "generate_content",  # Gemini :generateContent and :streamGenerateContent
+)
+
+
+@dataclass(slots=True, frozen=True)
+class TextPart:
+    """One piece of text the model will read or has written, with where it sits in the body."""
+
+    message_index: int  # index in the provider's message list; -1 for a top-level system/instructions field
+    role: str  # "system" | "user" | "assistant" | "tool"
+    kind: str  # "text" | "tool_result" | "tool_call_arguments"
+    text: str
+    path: JsonPath
+
+
+@dataclass(slots=True)
+class LLMRequest:
+    """A request body, normalised across providers."""
+
+    provider: str
+    operation: str
+    model: str | None
+    stream: bool
+    max_output_tokens: int | None
+    parts: list[TextPart] = field(default_factory=list)
+    tools: list[str] = field(default_factory=list)  # names of the tools/functions offered to the model
+    message_count: int = 0
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cached_input_tokens: int | None = None  # OpenAI cached_tokens, Anthropic cache_read_input_tokens, Gemini cachedContentTokenCount
+    cache_creation_input_tokens: int | None = None  # Anthropic only
+
+    def merge(self, other: "Usage") -> None:
+        """Take every field the other report knows; providers report usage in pieces across a stream."""
+        for name in ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens"):
+            value = getattr(other, name)
+            if value is not None:
+                setattr(self, name, value)
+
+
+@dataclass(slots=True)
+class ToolCall:
+    id: str | None
+    name: str
+    arguments: str  # JSON text as the provider sent it (accumulated across stream deltas)
+
+
+@dataclass(slots=True)
+class LLMResponse:
+    """What came back, accumulated over a buffered body or a whole stream."""
+
+    model: str | None = None
+    text: list[str] = field(default_factory=list)  # text deltas in order (one item for a buffered body)
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    error: str | None = None  # an error the provider reported in the body or stream
+    # Adapter-private accumulation state across the events of one stream (e.g. which tool call a
+    # fragment at a given index belongs to). Adapters are shared and stateless; this is where a stream's
+    # state lives, so one LLMResponse per stream. Nothing outside the adapter reads it.
+    stream_state: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def output_text(self) -> str:
+        return "".join(self.text)
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    """One server-sent event (https://html.spec.whatwg.org/multipage/server-sent-events.html)."""
+
+    data: str
+    event: str | None = None
+    id: str | None = None
+
+
+@dataclass(slots=True)
+class RequestRewrite:
+    """Changes the decision asks for; an adapter applies them in its own body format."""
+
+    model: str | None = None
+    remove_tools: frozenset[str] = frozenset()
+    max_output_tokens: int | None = None  # a cap: applied when the request asks for more or says nothing
+    include_stream_usage: bool = False  # OpenAI chat: stream_options.include_usage = true
+
+    def is_empty(self) -> bool:
+        return (
+            self.model is None
+            and not self.remove_tools
+            and self.max_output_tokens is None
+            and not self.include_stream_usage
+        )
+
+
+class ProviderAdapter(Protocol):
+    """One provider family's wire format. Implementations live one per module in this package."""
+
+    name: str
+    # Request headers that carry the client's credential in this provider's SDKs; ztgate reads them for
+    # identity and removes them all before the request goes upstream.
+    credential_headers: tuple[str, ...]
+
+    def parse_request(self, route: Route, body: dict[str, Any]) -> LLMRequest:
+        """Normalise a parsed request body; raise RequestError for a body the provider would reject."""
+        ...
+
+    def rewrite_request(self, route: Route, body: dict[str, Any], rewrite: RequestRewrite) -> bool:
+        """Apply the rewrite to the body in place; return True when anything changed."""
+        ...
+
+    def upstream_auth_headers(self, credential: str) -> dict[str, str]:
+        """The headers that present ztgate's provider credential upstream."""
+        ...
+
+    def parse_response(self, body: dict[str, Any], response: LLMResponse) -> None:
+        """Fold a buffered JSON response body into response."""
+        ...
+
+    def parse_stream_event(self, event: SSEEvent, response: LLMResponse) -> None:
+        """Fold one SSE event into response (text deltas, tool-call fragments, usage, errors)."""
+        ...
+
+    def error_body(self, status: int, message: str, code: str) -> bytes:
+        """An error body in the provider's own format, so its SDK raises its usual exception."""
+        ...
+
+    def stream_error_event(self, status: int, message: str, code: str) -> bytes:
+        """An error as one SSE event in the provider's streaming format (to end a stream cleanly)."""
+        ...
+
+    def rewrite_path(self, path: str, model: str) -> str | None:
+        """The request path naming another model, for providers whose model lives in the path (Gemini,
+        Azure deployments); None when the model is a body field (rewrite_request handles it)."""
+        ...

@@ -1,0 +1,75 @@
+"""Wiring: build the shared services from Settings and run the gRPC server (`ztgate serve`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import grpc
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from .config import Settings
+from .extproc.gateway import Gateway
+from .extproc.servicer import ExtProcServicer
+from .identity.keys import KeyStore
+from .policy.engine import EmbeddedEngine
+from .telemetry.audit import AuditLog
+
+log = logging.getLogger("ztgate.server")
+
+EXTPROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
+
+
+def build_gateway(settings: Settings) -> Gateway:
+    """Load policy, keys and sinks once per worker; a broken policy stops start-up here, loudly."""
+    engine = EmbeddedEngine(settings.path(settings.policy.dir), settings.policy.query)
+    keys = KeyStore.load(settings.path(settings.keys_file))
+    audit = AuditLog.open(settings.path(settings.audit.path) if settings.audit.sink == "file" else None)
+    return Gateway(settings, engine, keys, audit)
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (Kubernetes stops pods with SIGTERM; Ctrl-C sends SIGINT)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+    """Serve ext_proc and gRPC health until SIGTERM/SIGINT, then drain in-flight streams."""
+    gateway = build_gateway(settings)
+    message_limit = 2 * settings.extproc.max_body_bytes + (1 << 20)
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", message_limit),
+            ("grpc.max_send_message_length", message_limit),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    pb_grpc.add_ExternalProcessorServicer_to_server(ExtProcServicer(gateway), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    address = f"{settings.extproc.host}:{settings.extproc.port}"
+    if server.add_insecure_port(address) == 0:
+        raise OSError(f"cannot listen on {address}")
+    await server.start()
+    for service in ("", EXTPROC_SERVICE):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    log.info("ztgate ext_proc listening on %s (policy revision %s)", address, gateway.engine.revision)
+
+    stop = stop or stop_on_signals()
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        # Report NOT_SERVING first so Envoy/Kubernetes stop sending, then let streams finish.
+        for service in ("", EXTPROC_SERVICE):
+            await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+        log.info("shutting down: draining streams for up to %.0fs", settings.extproc.grace_period_s)
+        await server.stop(settings.extproc.grace_period_s)
+        gateway.audit.close()

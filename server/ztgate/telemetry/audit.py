@@ -1,0 +1,244 @@
+"""The audit log: one JSON line per LLM exchange, for a SIEM.
+
+Each line is an `AuditEvent` (proto/ztgate/v1/audit.proto) in proto3 JSON with the proto's own
+snake_case field names, so `json_format.Parse(line, AuditEvent())` accepts every line (the unit tests
+check this). protobuf is not used here: the line is built as a dict and serialised with orjson, which
+is what keeps it cheap on the hot path. `time` is an RFC 3339 UTC string with milliseconds, the JSON
+form of google.protobuf.Timestamp. Fields that are None are left out of the line.
+
+Never a credential: the identity is written as subject/method/groups/key_id only (never JWT claims or
+certificate data), and every string value is passed through `scrub_credentials`, which replaces
+anything shaped like an API key, bearer token or JWT with "[REDACTED]" (defence in depth: an upstream
+error message or a logged prompt may contain one). Prompt and output text appear only when the caller
+passes `content`, which it does only when the policy decision asked to log content.
+
+Writes and flushing: a line is written with a single write call on an unbuffered O_APPEND file, or
+written and flushed to stdout, i.e. the log is line-buffered: a line is visible to a log shipper as
+soon as the exchange ends, and a crash loses nothing already written. The write is a few hundred bytes
+to a local file or pipe and does not wait for the disk (no fsync), so it is done inline on the event
+loop. Several worker processes may share one file: O_APPEND makes each line land whole. A failed write
+(disk full, closed pipe) is logged and counted in `failures`; it does not fail the exchange, which has
+already been answered by the time its audit line is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol, TypedDict
+
+import orjson
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+REDACTED = "[REDACTED]"
+
+
+class IdentityLike(Protocol):
+    """What the audit line needs of ztgate.identity.Identity (telemetry does not import identity)."""
+
+    @property
+    def subject(self) -> str: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def groups(self) -> Sequence[str]: ...
+    @property
+    def key_id(self) -> str | None: ...
+
+
+class DecisionFields(TypedDict, total=False):
+    allowed: bool
+    http_status: int
+    reasons: list[str]
+    policy_revision: str
+
+
+class UsageFields(TypedDict, total=False):
+    input_tokens: int
+    output_tokens: int
+    cached_input_tokens: int
+    cache_creation_input_tokens: int
+    estimated: bool
+
+
+class ErrorFields(TypedDict, total=False):
+    kind: str
+    message: str
+
+
+class ContentFields(TypedDict, total=False):
+    prompt: list[str]
+    output: list[str]
+
+
+def audit_event(
+    *,
+    time: datetime | float,
+    request_id: str,
+    status: int,
+    latency_ms: float,
+    identity: IdentityLike | None = None,
+    trace_id: str | None = None,
+    span_id: str | None = None,
+    provider: str | None = None,
+    operation: str | None = None,
+    model: str | None = None,
+    response_model: str | None = None,
+    stream: bool | None = None,
+    decision: DecisionFields | None = None,
+    upstream_latency_ms: float | None = None,
+    usage: UsageFields | None = None,
+    source_address: str | None = None,
+    user_agent: str | None = None,
+    error: ErrorFields | None = None,
+    content: ContentFields | None = None,
+) -> dict[str, Any]:
+    """One exchange's AuditEvent as a dict keyed by the proto's field names.
+
+    Keyword-only and typed so a misspelt field is caught before it becomes a line that does not
+    parse. `time` is a datetime or a Unix timestamp (time.time()) of when the exchange started.
+    """
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "time": format_time(time),
+        "request_id": request_id,
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "identity": identity_fields(identity) if identity is not None else None,
+        "provider": provider,
+        "operation": operation,
+        "model": model,
+        "response_model": response_model,
+        "stream": stream,
+        "decision": decision,
+        "status": status,
+        "latency_ms": float(latency_ms),
+        "upstream_latency_ms": None if upstream_latency_ms is None else float(upstream_latency_ms),
+        "usage": usage,
+        "source_address": source_address,
+        "user_agent": user_agent,
+        "error": error,
+        "content": content,
+    }
+
+
+def identity_fields(identity: IdentityLike) -> dict[str, Any]:
+    """The audit form of an identity: who, how, groups and the key's public id; never claims."""
+    return {
+        "subject": identity.subject,
+        "method": identity.method,
+        "groups": list(identity.groups),
+        "key_id": identity.key_id,
+    }
+
+
+def format_time(t: datetime | float) -> str:
+    """RFC 3339 in UTC with milliseconds, e.g. "2026-05-09T07:35:25.123Z" (Timestamp's JSON form)."""
+    dt = datetime.fromtimestamp(t, UTC) if isinstance(t, (int, float)) else t
+    dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
+
+
+# Credential shapes, each preceded by a non-token character so "task-..." is not "sk-...".
+_CREDENTIAL = re.compile(
+    r"(?<![A-Za-z0-9_-])(?:"
+    r"zt-[0-9a-f]{8}-[A-Za-z0-9_-]{20,}"  # ztgate API key
+    r"|sk-[A-Za-z0-9_-]{20,}"  # OpenAI / Anthropic (sk-ant-...) keys
+    r"|AIza[0-9A-Za-z_-]{35}"  # Google API key
+    r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"  # JWT
+    r")"
+    r"|(?<=[Bb]earer )[A-Za-z0-9._~+/=-]{16,}"  # any bearer token
+)
+_MIN_CREDENTIAL_LEN = 16  # shorter strings cannot match: skip the regex for them
+
+
+def scrub_credentials(text: str) -> str:
+    """`text` with anything shaped like an API key, bearer token or JWT replaced by [REDACTED]."""
+    if len(text) < _MIN_CREDENTIAL_LEN:
+        return text
+    return _CREDENTIAL.sub(REDACTED, text)
+
+
+def clean(value: Any) -> Any:
+    """Drop None values (recursively) and scrub credentials from every string: what `write` emits."""
+    if isinstance(value, str):
+        return scrub_credentials(value)
+    if isinstance(value, Mapping):
+        return {k: clean(v) for k, v in value.items() if v is not None}
+    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
+        return [clean(v) for v in value if v is not None]
+    return value
+
+
+class AuditLog:
+    """Writes audit events as JSON lines to stdout (the default) or appends them to a file."""
+
+    def __init__(self, stream: BinaryIO, *, path: Path | None = None, owns_stream: bool = False) -> None:
+        self._stream = stream
+        self._path = path
+        self._owns_stream = owns_stream
+        self._failing = False
+        self.failures = 0  # lines lost to write errors, for metrics
+
+    @classmethod
+    def open(cls, target: str | Path | None = None) -> AuditLog:
+        """`None`, "" , "-" or "stdout": standard output. Anything else: a file path, appended to
+        (created 0600 if missing; parent directories are not created)."""
+        if target is None or str(target) in ("", "-", "stdout"):
+            return cls(sys.stdout.buffer)
+        path = Path(target)
+        return cls(_open_append(path), path=path, owns_stream=True)
+
+    def write(self, event: Mapping[str, Any]) -> None:
+        """Write one event (see audit_event) as one line. Never raises for I/O errors."""
+        line = orjson.dumps(clean(event), option=orjson.OPT_APPEND_NEWLINE)
+        try:
+            _write_all(self._stream, line)
+            if not self._owns_stream:
+                self._stream.flush()  # stdout: BufferedWriter, flush per line
+        except (OSError, ValueError) as exc:  # ValueError: write to a closed file
+            self.failures += 1
+            if not self._failing:  # log the first failure of a run of failures, not each one
+                log.error("audit log write failed (%d lines lost so far): %s", self.failures, exc)
+            self._failing = True
+        else:
+            self._failing = False
+
+    def reopen(self) -> None:
+        """Reopen the file (after logrotate moved it); nothing to do for stdout."""
+        if self._path is None:
+            return
+        old = self._stream
+        self._stream = _open_append(self._path)
+        old.close()
+
+    def close(self) -> None:
+        if self._owns_stream:
+            self._stream.close()
+        else:
+            self._stream.flush()
+
+
+def _open_append(path: Path) -> BinaryIO:
+    # Unbuffered (one write call per line) and O_APPEND (lines from several processes never mix).
+    return open(path, "ab", buffering=0, opener=_open_0600)
+
+
+def _open_0600(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = stream.write(view)
+        if n is None:  # a non-blocking raw stream that would block
+            raise BlockingIOError("audit sink would block")
+        view = view[n:]
