@@ -12,6 +12,7 @@ from pathlib import Path
 import orjson
 
 from .config import ConfigError, Settings, load_settings
+from .policy.engine import PolicyError
 
 DEFAULT_CONFIG = "ztgate.yaml"
 
@@ -26,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except ConfigError as exc:
         print(f"ztgate: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except PolicyError as exc:
+        print(f"ztgate: policy error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -68,10 +68,24 @@ API_ROUTES: tuple[ApiRoute, ...] = (
 # Static error bodies for requests Envoy answers itself (no route, never inspected), in each
 # provider's format; chosen by path prefix.
 _NOT_INSPECTED = "request was not allowed by ztgate"
-_JSON_CONTENT_TYPE = {
-    "header": {"key": "content-type", "value": "application/json"},
-    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-}
+
+# Envoy's own error replies (ztgate unreachable, a body over Envoy's buffer, no route, upstream connect
+# failure) in each provider's error format, chosen by path, so SDKs raise their usual exceptions.
+# ztgate's own rejections are already formatted and carry `ztgate.formatted` metadata: left alone.
+_LOCAL_REPLY_FORMATS: tuple[tuple[dict[str, Any] | None, dict[str, Any]], ...] = (
+    (
+        {"name": ":path", "string_match": {"prefix": "/v1/messages"}},
+        {"type": "error", "error": {"type": "api_error", "message": "%LOCAL_REPLY_BODY%"}},
+    ),
+    (
+        {"name": ":path", "string_match": {"safe_regex": {"regex": ".*:(generateContent|streamGenerateContent).*|/v1beta/.*"}}},
+        {"error": {"code": "%RESPONSE_CODE%", "message": "%LOCAL_REPLY_BODY%", "status": "UNAVAILABLE"}},
+    ),
+    (
+        None,
+        {"error": {"message": "%LOCAL_REPLY_BODY%", "type": "gateway_error", "param": None, "code": "%RESPONSE_CODE_DETAILS%"}},
+    ),
+)
 
 
 def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
@@ -99,6 +113,7 @@ def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
         "set_current_client_cert_details": {"subject": True, "uri": True, "dns": True},
         "stream_idle_timeout": f"{int(settings.upstream_timeout_s)}s",
         "route_config": _route_config(settings, providers, extproc),
+        "local_reply_config": _local_reply_config(),
         "http_filters": http_filters,
     }
     chain: dict[str, Any] = {
@@ -150,6 +165,8 @@ def _extproc_filter(settings: Settings) -> dict[str, Any]:
             "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor",
             "grpc_service": {"envoy_grpc": {"cluster_name": EXTPROC_CLUSTER}},
             "failure_mode_allow": False,
+            # ztgate unreachable or erring: fail closed with 503 (formatted by local_reply_config).
+            "status_on_error": {"code": 503},
             "message_timeout": f"{timeout_ms / 1000:.3f}s",
             "max_message_timeout": f"{max(timeout_ms, 30000) / 1000:.3f}s",
             "allow_mode_override": True,
@@ -233,21 +250,12 @@ def _route_config(settings: Settings, providers: dict[str, ProviderConfig], extp
         ]
         fallback: dict[str, Any] = {
             "match": dict(match),
-            "direct_response": {"status": 400, "body": {"inline_string": _error_json(api.provider, 400, _NOT_INSPECTED)}},
-            "response_headers_to_add": [_JSON_CONTENT_TYPE],
+            "direct_response": {"status": 400, "body": {"inline_string": _NOT_INSPECTED}},
         }
         routes.extend([forward, fallback])
-    for prefix, provider in (("/v1beta", "gemini"), ("/openai", "azure_openai"), ("/", "openai")):
-        routes.append(
-            {
-                "match": {"prefix": prefix},
-                "direct_response": {
-                    "status": 404,
-                    "body": {"inline_string": _error_json(provider, 404, "ztgate: no API route for this path")},
-                },
-                "response_headers_to_add": [_JSON_CONTENT_TYPE],
-            }
-        )
+    routes.append(
+        {"match": {"prefix": "/"}, "direct_response": {"status": 404, "body": {"inline_string": "no API route for this path"}}}
+    )
     return {
         "name": "ztgate_routes",
         "virtual_hosts": [{"name": "llm_apis", "domains": ["*"], "routes": routes}],
@@ -373,8 +381,21 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def _error_json(provider: str, status: int, message: str) -> str:
-    from .providers import get_adapter
-
-    code = "not_found" if status == 404 else "invalid_request"
-    return get_adapter(provider).error_body(status, message, code).decode()
+def _local_reply_config() -> dict[str, Any]:
+    # Matches when ztgate did not format the reply: the key is missing (or, never set by ztgate, false).
+    not_from_ztgate = {
+        "metadata_filter": {
+            "matcher": {"filter": METADATA_NAMESPACE, "path": [{"key": "formatted"}], "value": {"bool_match": False}},
+            "match_if_key_not_found": True,
+        }
+    }
+    mappers = []
+    for header, body in _LOCAL_REPLY_FORMATS:
+        filters = [not_from_ztgate] + ([{"header_filter": {"header": header}}] if header else [])
+        mappers.append(
+            {
+                "filter": {"and_filter": {"filters": filters}} if len(filters) > 1 else filters[0],
+                "body_format_override": {"json_format": body, "content_type": "application/json"},
+            }
+        )
+    return {"mappers": mappers}

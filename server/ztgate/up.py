@@ -58,6 +58,8 @@ async def run_up(settings: Settings, *, run_dir: Path | None = None, envoy_log_l
             envoy_log_level,
             "--disable-hot-restart",
             stdin=asyncio.subprocess.DEVNULL,
+            # Own session: a terminal's Ctrl-C reaches ztgate only, which drains streams, then stops Envoy.
+            start_new_session=True,
         )
         await _envoy_ready(settings, envoy)
         print(

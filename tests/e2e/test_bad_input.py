@@ -20,9 +20,11 @@ def post(gw: Gateway, path: str, content: bytes, *, key: str | None = None, head
     return httpx.post(f"{gw.url}{path}", content=content, headers=all_headers, timeout=30)
 
 
-def openai_error(response: httpx.Response) -> str:
+def openai_error(response: httpx.Response, *, from_envoy: bool = False) -> str:
     body = response.json()
     assert set(body) == {"error"}, body
+    # ztgate's own errors are passed through as written, not re-wrapped by Envoy's local reply mapper.
+    assert (body["error"]["type"] == "gateway_error") is from_envoy, body
     return body["error"]["message"]
 
 
@@ -58,6 +60,13 @@ def test_body_over_the_limit(gateway: Gateway) -> None:
     assert "limit" in openai_error(response)
 
 
+def test_body_over_envoys_buffer_gets_413_in_openai_format(gateway: Gateway) -> None:
+    huge = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "' + b"a" * (6 * 1024 * 1024) + b'"}]}'
+    response = post(gateway, CHAT, huge, key=gateway.keys["dev"])
+    assert response.status_code == 413
+    assert openai_error(response, from_envoy=True)
+
+
 def test_one_mib_prompt_passes(gateway: Gateway) -> None:
     prompt = "word " * (1024 * 1024 // 5)
     body = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "' + prompt.encode() + b'"}]}'
@@ -69,9 +78,9 @@ def test_unknown_path(gateway: Gateway) -> None:
     response = httpx.get(f"{gateway.url}/v1/nothing-here", headers={"authorization": f"Bearer {gateway.keys['dev']}"})
     assert response.status_code == 404
     assert openai_error(response)
-    anthropic_style = httpx.post(f"{gateway.url}/v1beta/nothing", json={})
-    assert anthropic_style.status_code == 404
-    assert "error" in anthropic_style.json()
+    gemini_style = httpx.post(f"{gateway.url}/v1beta/nothing", json={})
+    assert gemini_style.status_code == 404
+    assert gemini_style.json()["error"]["code"] == 404
 
 
 def test_missing_credential_is_401(gateway: Gateway) -> None:

@@ -19,7 +19,7 @@ from ..identity import AuthError, Identity
 from ..identity.credentials import CREDENTIAL_HEADERS, presented_api_key, strip_key_param
 from ..policy.decision import Decision
 from ..policy.http import HttpInfo
-from ..providers import get_adapter, resolve_route
+from ..providers import get_adapter, provider_for_unknown_path, resolve_route
 from ..providers.base import LLMRequest, LLMResponse, ProviderAdapter, RequestError, RequestRewrite, Route
 from ..providers.sse import SSEDecoder
 from .actions import PASS, Action, Continue, Reject
@@ -127,7 +127,7 @@ class Exchange:
         http = self._http_info()
         route = resolve_route(http.method, http.path)
         if route is None:
-            return self._reject(get_adapter("openai"), 404, f"no API route for {http.method} {urlsplit(http.path).path}", "not_found")
+            return self._reject(get_adapter(provider_for_unknown_path(http.path)), 404, f"no API route for {http.method} {urlsplit(http.path).path}", "not_found")
         self.route = route
         adapter = self.adapter = get_adapter(route.provider)
         query = urlsplit(http.path).query
@@ -235,7 +235,7 @@ class Exchange:
             status=status,
             body=adapter.error_body(status, message, code),
             headers={"content-type": "application/json", **(headers or {})},
-            metadata=self._decision_metadata(False),
+            metadata={**self._decision_metadata(False), "formatted": True},
             details=f"ztgate_{kind}",
         )
 

@@ -17,7 +17,7 @@ from .base import ProviderAdapter, RequestError, Route
 from .gemini import GeminiAdapter
 from .openai import AzureOpenAIAdapter, OpenAIAdapter
 
-__all__ = ["ADAPTERS", "get_adapter", "resolve_route", "RequestError", "Route"]
+__all__ = ["ADAPTERS", "get_adapter", "provider_for_unknown_path", "resolve_route", "RequestError", "Route"]
 
 ADAPTERS: dict[str, ProviderAdapter] = {
     "openai": OpenAIAdapter(),
@@ -70,3 +70,15 @@ def resolve_route(method: str, path: str) -> Route | None:
 def get_adapter(name: str) -> ProviderAdapter:
     """The adapter for a provider name (Route.provider); KeyError for an unknown one."""
     return ADAPTERS[name]
+
+
+def provider_for_unknown_path(path: str) -> str:
+    """The provider whose error format best suits a path no route matched, so its SDK can parse the 404."""
+    bare = path.split("?", 1)[0]
+    if bare.startswith("/v1beta") or ":generateContent" in bare or ":streamGenerateContent" in bare:
+        return "gemini"
+    if bare.startswith("/v1/messages"):
+        return "anthropic"
+    if bare.startswith("/openai/"):
+        return "azure_openai"
+    return "openai"
