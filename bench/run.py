@@ -96,8 +96,9 @@ class Proc:
 class Processes:
     """Every child the benchmark starts; stop_all() ends them (newest first), also after Ctrl-C."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], cpus: frozenset[int] | None) -> None:
         self.env = env
+        self.cpus = cpus
         self.procs: list[Proc] = []
 
     def start(self, name: str, argv: list[str]) -> Proc:
@@ -106,7 +107,7 @@ class Processes:
             # A session of its own: a Ctrl-C in the terminal reaches only us, and we stop children in order.
             popen = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env=self.env, cwd=RUN_DIR, start_new_session=True,
+                env=self.env, cwd=RUN_DIR, start_new_session=True, preexec_fn=pin(self.cpus),
             )  # fmt: skip
         proc = Proc(name, popen, log)
         self.procs.append(proc)
@@ -151,6 +152,21 @@ def run_bounded(cmd: list[str], timeout: float, **kwargs: object) -> subprocess.
             popen.wait()
             raise
     return subprocess.CompletedProcess(cmd, popen.returncode, out, err)
+
+
+def pin(cpus: frozenset[int] | None) -> Callable[[], None] | None:
+    """A preexec_fn that binds the child to these CPUs (None: the scheduler decides)."""
+    if cpus is None:
+        return None
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
+def cpu_layout(mode: str) -> tuple[frozenset[int] | None, frozenset[int] | None]:
+    """(server CPUs, client CPUs). "split": the load generator gets the last CPU, every server the rest."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if mode == "off" or len(cpus) < 2:
+        return None, None
+    return frozenset(cpus[:-1]), frozenset(cpus[-1:])
 
 
 def child_env() -> dict[str, str]:
@@ -266,7 +282,8 @@ def start_setup(setup: Setup, procs: Processes, upstream: str) -> None:
     write_ztgate_config(setup, upstream)
     settings = load_settings(setup.config_path, env={})
     if setup.extproc == "noop":
-        noop = procs.start(f"noop-{setup.key}", [sys.executable, str(BENCH_DIR / "noop_extproc.py"), "--port", str(setup.extproc_port)])
+        argv = [sys.executable, str(BENCH_DIR / "noop_extproc.py"), "--port", str(setup.extproc_port)]
+        noop = procs.start(f"noop-{setup.key}", argv)
         wait_until("noop ext_proc", noop, log_says(noop, "READY"))
     elif setup.extproc == "ztgate":
         setup.client_key = create_ztgate_key(setup)
@@ -369,7 +386,7 @@ def verify_sse(body: bytes) -> str | None:
 
 
 WORKLOADS = {
-    "json": Workload("json", f"chat 2 KB, JSON answer ~2 KB", chat_body(stream=False),
+    "json": Workload("json", "chat 2 KB, JSON answer ~2 KB", chat_body(stream=False),
                      {"x-fake-body-bytes": str(RESPONSE_BYTES)}, verify_json),
     "sse": Workload("sse", f"chat 2 KB, SSE answer {SSE_CHUNKS} chunks", chat_body(stream=True),
                     {"x-fake-chunks": str(SSE_CHUNKS), "x-fake-body-bytes": str(RESPONSE_BYTES)}, verify_sse),
@@ -467,12 +484,12 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def run_wrk(wrk: str, setup: Setup, workload: Workload, concurrency: int, duration_s: float, threads: int) -> WrkResult:
+def run_wrk(wrk: str, setup: Setup, workload: Workload, concurrency: int, duration_s: float, opts: Options) -> WrkResult:
     cmd = [
-        wrk, f"-t{min(threads, concurrency)}", f"-c{concurrency}", f"-d{duration_s:g}s", "--timeout", "10s",
+        wrk, f"-t{min(opts.threads, concurrency)}", f"-c{concurrency}", f"-d{duration_s:g}s", "--timeout", "10s",
         "--latency", "-s", str(lua_script(setup, workload)), setup.url,
     ]  # fmt: skip
-    done = run_bounded(cmd, duration_s + 60)
+    done = run_bounded(cmd, duration_s + 60, preexec_fn=pin(opts.client_cpus))
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}) on {setup.label} / {workload.key}:\n{done.stderr}{done.stdout}")
     result = parse_wrk(done.stdout)
@@ -502,9 +519,9 @@ class Samples:
     def add(self, metric: str, workload: str, setup: str, value: float) -> None:
         getattr(self, metric).setdefault((workload, setup), []).append(value)
 
-    def mean(self, metric: str, workload: str, setup: str) -> float | None:
+    def median(self, metric: str, workload: str, setup: str) -> float | None:
         values = getattr(self, metric).get((workload, setup))
-        return statistics.fmean(values) if values else None
+        return statistics.median(values) if values else None
 
 
 @dataclass(frozen=True)
@@ -515,12 +532,14 @@ class Options:
     threads: int
     setups: list[str]
     workloads: list[str]
+    server_cpus: frozenset[int] | None
+    client_cpus: frozenset[int] | None
 
 
 def measure(wrk: str, procs: Processes, setups: list[Setup], workloads: list[Workload], opts: Options) -> Samples:
     def one(setup: Setup, workload: Workload, concurrency: int, duration_s: float) -> WrkResult:
         try:
-            return run_wrk(wrk, setup, workload, concurrency, duration_s, opts.threads)
+            return run_wrk(wrk, setup, workload, concurrency, duration_s, opts)
         finally:
             procs.check_alive()  # a crashed server explains errors better than wrk's counts
 
@@ -563,10 +582,17 @@ def machine_line(opts: Options) -> str:
     envoy = run_bounded([envoy_binary(), "--version"], 30).stdout
     envoy_version = re.search(r"/(\d+\.\d+\.\d+)/", envoy)
     return (
-        f"nproc {os.cpu_count()} ({platform.machine()}, Linux {platform.release()}), "
+        f"nproc {len(os.sched_getaffinity(0))} ({platform.machine()}, Linux {platform.release()}), "
         f"Envoy {envoy_version[1] if envoy_version else envoy.strip() or '?'} (--concurrency 1), "
-        f"Python {platform.python_version()}, wrk -t{opts.threads}"
+        f"Python {platform.python_version()}, wrk -t{opts.threads}; {pinning(opts)}"
     )
+
+
+def pinning(opts: Options) -> str:
+    if opts.server_cpus is None or opts.client_cpus is None:
+        return "no CPU pinning"
+    cpus = lambda c: ",".join(map(str, sorted(c)))  # noqa: E731
+    return f"wrk pinned to CPU {cpus(opts.client_cpus)}, Envoy/ext_proc/upstream to CPU {cpus(opts.server_cpus)}"
 
 
 def report(samples: Samples, setups: list[Setup], workloads: list[Workload], opts: Options) -> tuple[str, bool]:
@@ -577,7 +603,7 @@ def report(samples: Samples, setups: list[Setup], workloads: list[Workload], opt
         f"Machine: {machine_line(opts)}.",
         f"Runs: {opts.duration_s:g} s each, {opts.rounds} round(s) interleaved A/B/C, warm-up {opts.warmup_s:g} s; "
         f"latency at concurrency {LATENCY_CONCURRENCY}, throughput at concurrency {THROUGHPUT_CONCURRENCY}; "
-        "values are means over rounds.",
+        "values are medians over rounds.",
         "",
         "| workload | setup | p50 ms | p99 ms | added p50 ms | added p99 ms | added p50 vs noop | "
         f"req/s c={THROUGHPUT_CONCURRENCY} | req/s vs Envoy alone |",
@@ -586,10 +612,10 @@ def report(samples: Samples, setups: list[Setup], workloads: list[Workload], opt
     targets: list[str] = []
     passed = True
     for w in workloads:
-        base = {m: samples.mean(m, w.key, "A") for m in ("p50", "p99", "rps")}
-        noop_added = diff(samples.mean("p50", w.key, "B"), base["p50"])
+        base = {m: samples.median(m, w.key, "A") for m in ("p50", "p99", "rps")}
+        noop_added = diff(samples.median("p50", w.key, "B"), base["p50"])
         for s in setups:
-            p50, p99, rps = (samples.mean(m, w.key, s.key) for m in ("p50", "p99", "rps"))
+            p50, p99, rps = (samples.median(m, w.key, s.key) for m in ("p50", "p99", "rps"))
             is_base = s.key == "A"
             added50 = None if is_base else diff(p50, base["p50"])
             added99 = None if is_base else diff(p99, base["p99"])
@@ -642,6 +668,10 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
     p.add_argument("--setups", default="A,B,C", help="which of A (Envoy alone), B (noop), C (ztgate); default A,B,C")
     p.add_argument("--workloads", default="json,sse", help="which of json, sse; default json,sse")
     p.add_argument("--threads", type=int, default=1, help="wrk threads (default 1: leave the cores to the servers)")
+    p.add_argument(
+        "--cpus", choices=("split", "off"), default="split",
+        help="split (default): pin wrk to the last CPU and Envoy, ext_proc and upstream to the others; off: no pinning",
+    )  # fmt: skip
     p.add_argument("--out", type=Path, default=RESULTS_DIR / "latest.md", help="where to write the markdown report")
     p.add_argument("--check", action="store_true", help="exit 3 when a target fails")
     args = p.parse_args(argv)
@@ -657,6 +687,8 @@ def parse_args(argv: list[str] | None) -> tuple[Options, argparse.Namespace]:
         rounds=args.rounds if args.rounds is not None else (1 if args.quick else 2),
         threads=max(1, args.threads),
         setups=sorted(set(setups)),
+        server_cpus=(layout := cpu_layout(args.cpus))[0],
+        client_cpus=layout[1],
         workloads=list(dict.fromkeys(workloads)),
     )
     if opts.duration_s < 1 or opts.duration_s > 600 or not 1 <= opts.rounds <= 20 or opts.warmup_s > 60:
@@ -704,7 +736,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(opts: Options, args: argparse.Namespace) -> int:
     shutil.rmtree(RUN_DIR, ignore_errors=True)
     RUN_DIR.mkdir(parents=True)
-    procs = Processes(child_env())
+    procs = Processes(child_env(), opts.server_cpus)
     with signals_raise():
         try:
             wrk = ensure_wrk()

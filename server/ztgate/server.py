@@ -67,7 +67,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
     try:
         await stop.wait()
     finally:
-        # Report NOT_SERVING first so Envoy/Kubernetes stop sending, then let streams finish.
+        # NOT_SERVING tells Kubernetes probes; new streams are refused from here on (Envoy answers
+        # those requests 503: fail closed), while in-flight streams get the grace period to finish.
         for service in ("", EXTPROC_SERVICE):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info("shutting down: draining streams for up to %.0fs", settings.extproc.grace_period_s)

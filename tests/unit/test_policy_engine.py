@@ -159,10 +159,28 @@ def test_missing_directory(tmp_path: Path) -> None:
 
 def test_error_during_evaluation_raises_policy_error(tmp_path: Path) -> None:
     write(tmp_path, {"p.rego": "package ztgate\n\ndecision := {\"allowed\": input.n / 0 > 1}\n"})
-    engine = EmbeddedEngine(tmp_path)
+    engine = EmbeddedEngine(tmp_path, compiled=False)
     with pytest.raises(PolicyError, match="divide by zero") as caught:
         engine.evaluate({"n": 1})
     assert "Stack backtrace" not in str(caught.value)
+    # The compiled path only sees "undefined" here; the engine asks the interpreter for the real error.
+    with pytest.raises(PolicyError, match="divide by zero"):
+        EmbeddedEngine(tmp_path).evaluate({"n": 1})
+
+
+def test_compiled_and_interpreted_decisions_agree(engine: EmbeddedEngine) -> None:
+    """The RVM decides requests; the interpreter is the reference. Same library, same answers."""
+    assert engine.compiled
+    interpreter = EmbeddedEngine(engine.policy_dir, compiled=False)
+    cases = [
+        build_input(http=HTTP, identity=person(group), llm=request(model, tools=tools))
+        for group in ("developers", "analysts", "interns", "nobody")
+        for model in ("gpt-4o", "gpt-4o-mini", "claude-haiku-4-5", "o3")
+        for tools in ([], ["search"], ["search", "delete_files"])
+    ]
+    cases.append(build_input(http=HTTP, identity=None, llm=request("gpt-4o")))
+    for doc in cases:
+        assert engine.evaluate(doc) == interpreter.evaluate(doc), doc["identity"]
 
 
 def test_undefined_decision_raises_policy_error(tmp_path: Path) -> None:

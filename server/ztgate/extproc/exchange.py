@@ -57,7 +57,9 @@ class Exchange:
         self._json_size = 0
         self._gunzip: Any = None
         self._response_started = False
-        self._sniffed = False
+        self._encoding_known = False
+        self._head = b""
+        self._format_known = False
         self._response_done = False
         self._finished = False
 
@@ -113,8 +115,8 @@ class Exchange:
             return
         self._finished = True
         if self.status is None:
-            self.status = int(self.attributes.get("response.code") or 0) or None
-        if self._response_started and self.error is None and not self._response_done:
+            self.status = _status(self.attributes.get("response.code"))
+        if self.error is None and self.upstream_started is not None and not self._response_done:
             self.error = ("disconnected", "stream ended before the response completed")
         try:
             self.gateway.audit.write(build_audit_event(self))
@@ -130,7 +132,7 @@ class Exchange:
             return self._reject(get_adapter(provider_for_unknown_path(http.path)), 404, f"no API route for {http.method} {urlsplit(http.path).path}", "not_found")
         self.route = route
         adapter = self.adapter = get_adapter(route.provider)
-        query = urlsplit(http.path).query
+        query = urlsplit(self.headers.get(":path", "")).query  # http.path has ?key= removed already
 
         try:
             self.identity = self.gateway.identify(self.headers, query, self.metadata)
@@ -157,7 +159,9 @@ class Exchange:
         decision = evaluation.decision
         if not decision.allowed:
             headers = {**decision.headers, **decision.response_headers_to_add}
-            return self._reject(adapter, decision.http_status, decision.message, "policy_denied", headers=headers, kind="denied")
+            reject = self._reject(adapter, decision.http_status, decision.message, "policy_denied", headers=headers, kind="denied")
+            reject.metadata = {**decision.dynamic_metadata, **(reject.metadata or {})}
+            return reject
         return self._allow(http, route, adapter, body_obj, decision)
 
     def _parse_body(self, body: bytes | None) -> Any:
@@ -190,10 +194,10 @@ class Exchange:
         # The client's credential never reaches the provider, whatever header carried it.
         remove = [h for h in CREDENTIAL_HEADERS if h not in set_headers]
 
-        path = strip_key_param(http.path)
+        path = http.path  # already without a ?key= credential
         if decision.model:  # Gemini and Azure carry the model in the path; None for the others
             path = adapter.rewrite_path(path, decision.model) or path
-        if path != http.path:
+        if path != self.headers.get(":path"):
             set_headers[":path"] = path
 
         body: bytes | None = None
@@ -255,7 +259,7 @@ class Exchange:
         return HttpInfo(
             id=h.get("x-request-id", ""),
             method=h.get(":method", ""),
-            path=h.get(":path", ""),
+            path=strip_key_param(h.get(":path", "")),  # a Gemini ?key= credential never reaches the policy
             host=h.get(":authority", ""),
             scheme=str(self.attributes.get("request.scheme") or h.get(":scheme", "http")),
             # Pseudo-headers are in the fields above; credentials never reach the policy or its logs.
@@ -271,47 +275,55 @@ class Exchange:
 
     def _start_response(self) -> None:
         self._response_started = True
-        try:
-            self.status = int(self.attributes.get("response.code") or 0) or self.status
-        except (TypeError, ValueError):
-            pass
+        self.status = _status(self.attributes.get("response.code")) or self.status
 
-    def _sniff(self, chunk: bytes) -> bytes:
-        """Choose how to read the body from its first bytes: gzip magic, then JSON or SSE.
+    def _decode(self, chunk: bytes) -> bytes:
+        """Undo gzip if the upstream used it despite accept-encoding: identity (its magic bytes say so).
 
-        Envoy does not send response header attributes while response headers are skipped, and
-        asking for the headers would cost a round trip per exchange; the body says enough.
+        Envoy does not send response header attributes while response headers are skipped, and asking
+        for the headers would cost a round trip per exchange; the body's first bytes say enough.
         """
-        self._sniffed = True
-        if chunk[:2] == b"\x1f\x8b":
-            self._gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            chunk = self._gunzip.decompress(chunk, _MAX_RESPONSE_BYTES)
-        if self.adapter is not None:
-            if chunk.lstrip()[:1] in (b"{", b"["):
-                self._json = []
-            else:
-                self._sse = SSEDecoder()
+        if not self._encoding_known:
+            chunk = self._head + chunk
+            if len(chunk) < 2:  # the magic may straddle chunks
+                self._head = chunk
+                return b""
+            self._encoding_known = True
+            if chunk[:2] == b"\x1f\x8b":
+                self._gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self._gunzip is not None and chunk:
+            return self._gunzip.decompress(chunk, _MAX_RESPONSE_BYTES)
         return chunk
 
+    def _choose_reader(self, data: bytes) -> None:
+        """JSON or SSE, from the first non-blank decoded bytes."""
+        if self.adapter is None or not data.strip():
+            return
+        self._format_known = True
+        if data.lstrip()[:1] in (b"{", b"["):
+            self._json = []
+        else:
+            self._sse = SSEDecoder()
+
     def _consume(self, chunk: bytes, end_of_stream: bool) -> None:
-        if not self._sniffed:
-            if chunk.strip():
-                chunk = self._sniff(chunk)
-        elif self._gunzip is not None and chunk:
-            chunk = self._gunzip.decompress(chunk, _MAX_RESPONSE_BYTES)
+        data = self._decode(chunk)
+        if end_of_stream and not self._encoding_known:  # a one-byte body
+            data, self._encoding_known = self._head, True
+        if not self._format_known:
+            self._choose_reader(data)
         if self._sse is not None and self.adapter is not None:
-            events = self._sse.feed(chunk) if chunk else []
+            events = self._sse.feed(data) if data else []
             if end_of_stream:
                 events += self._sse.close()
             for event in events:
                 self.adapter.parse_stream_event(event, self.response)
-        elif self._json is not None and chunk:
-            self._json_size += len(chunk)
+        elif self._json is not None and data:
+            self._json_size += len(data)
             if self._json_size > _MAX_RESPONSE_BYTES:
                 self._json = None
                 self.error = ("response_too_large", "response body too large to account")
             else:
-                self._json.append(chunk)
+                self._json.append(data)
         if end_of_stream:
             self._response_done = True
             if self._json is not None and self.adapter is not None:
@@ -330,3 +342,10 @@ class Exchange:
         if self.response.model:
             meta["response_model"] = self.response.model
         return meta
+
+
+def _status(value: Any) -> int | None:
+    try:
+        return int(value) or None
+    except (TypeError, ValueError):
+        return None

@@ -36,6 +36,8 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
         try:
             async for request in request_iterator:
                 kind = request.WhichOneof("request")
+                if kind is None:  # nothing to answer; Envoy never sends this
+                    continue
                 if request.attributes:
                     exchange.add_attributes(_attributes(request))
                 if kind == "request_body":

@@ -38,7 +38,10 @@ class Decision:
 
     @property
     def message(self) -> str:
-        """The human reason for a denial, for the client's error body and the audit log."""
+        """The human reason for a denial, for the client's error body: the policy's own body text
+        (opa-envoy-plugin's `body`) if it gave one, else its reasons."""
+        if self.body:
+            return self.body
         return "; ".join(self.reasons) if self.reasons else "denied by policy"
 
 
