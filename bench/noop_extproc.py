@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
 """The do-nothing ext_proc baseline for bench/run.py.
 
-A grpc.aio ExternalProcessor that answers every message with the matching empty response, except for
-the one thing ztgate's Envoy routes need before they forward: the reply to the request body (or to
-request headers that end the stream, a request without a body) writes dynamic metadata
-`{"ztgate": {"allowed": true}}` and sets `clear_route_cache`, so the provider route matches.
+A grpc.aio ExternalProcessor that does the least the Envoy configuration ztgate renders allows:
+- the request body is FULL_DUPLEX_STREAMED: the headers are held until the body has arrived, then
+  answered with dynamic metadata `{"ztgate": {"allowed": true}}` and `clear_route_cache` (so the
+  provider route matches), and the collected body is sent back unchanged (in full duplex mode the
+  upstream receives only what the processor sends back);
+- a request without a body is allowed in the headers reply;
+- every other message gets the matching empty response.
 
 It uses the same gRPC API style as ztgate's servicer (an async generator over the request iterator)
 so that the difference between the two is ztgate's own work, not the gRPC plumbing. Every response
@@ -57,20 +60,32 @@ _EMPTY = {
     "request_trailers": pb.ProcessingResponse(request_trailers=pb.TrailersResponse()),
     "response_trailers": pb.ProcessingResponse(response_trailers=pb.TrailersResponse()),
 }
-_ALLOW_BODY = _allow("request_body")
 _ALLOW_HEADERS = _allow("request_headers")
+
+
+def _body_back(body: bytes) -> pb.ProcessingResponse:
+    response = pb.ProcessingResponse()
+    streamed = response.request_body.response.body_mutation.streamed_response
+    streamed.body = body
+    streamed.end_of_stream = True
+    return response
 
 
 class NoopProcessor(pb_grpc.ExternalProcessorServicer):
     async def Process(  # noqa: N802 - the gRPC method name
         self, request_iterator: AsyncIterator[pb.ProcessingRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ProcessingResponse]:
+        chunks: list[bytes] = []
         async for request in request_iterator:
             kind = request.WhichOneof("request")
             if kind == "request_body":
-                yield _ALLOW_BODY
-            elif kind == "request_headers" and request.request_headers.end_of_stream:
-                yield _ALLOW_HEADERS
+                chunks.append(request.request_body.body)
+                if request.request_body.end_of_stream:
+                    yield _ALLOW_HEADERS
+                    yield _body_back(b"".join(chunks))
+            elif kind == "request_headers":
+                if request.request_headers.end_of_stream:
+                    yield _ALLOW_HEADERS
             else:
                 yield _EMPTY[kind]
 

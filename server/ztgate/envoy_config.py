@@ -5,12 +5,14 @@ so `ztgate up`, the tests (which point providers at a local fake) and the shippe
 never disagree.
 
 The shape, and why:
-- ext_proc gets the request headers and the buffered request body, and Envoy sends the body without
-  waiting for the headers reply (send_body_without_waiting_for_header_response), so the two messages
-  overlap and cost about one round trip. Headers are held until the body reply, so that reply can set
-  the provider credential and remove the client's. (Skipping the headers message is not an option:
-  Envoy then forwards the headers upstream before the body is decided, and body-phase header mutations
-  are lost; measured with Envoy 1.40.)
+- ext_proc gets the request headers and the request body in FULL_DUPLEX_STREAMED mode: Envoy sends
+  both without waiting for replies, ztgate collects the body, decides, and only then answers the
+  headers (credential injected, client credential removed, route cache cleared) and sends the body
+  back (rewritten or not). One round trip decides a request. Measured with Envoy 1.40: skipping the
+  headers message does not work (Envoy forwards the headers upstream before the body is decided, so
+  body-phase header mutations are lost), and with BUFFERED bodies Envoy holds the body until the
+  headers are answered, even with send_body_without_waiting_for_header_response: two round trips.
+  The request body size limit is ztgate's (max_body_bytes), enforced as chunks arrive.
 - The response body is STREAMED with response headers skipped: SSE chunks pass through as they
   arrive, a JSON body costs one chunk message plus the end-of-stream message, pipelined.
 - Fail closed at the routing layer too: a provider route forwards only when ztgate wrote
@@ -173,12 +175,11 @@ def _extproc_filter(settings: Settings) -> dict[str, Any]:
             "processing_mode": {
                 "request_header_mode": "SEND",
                 "response_header_mode": "SKIP",
-                "request_body_mode": "BUFFERED",
+                "request_body_mode": "FULL_DUPLEX_STREAMED",
                 "response_body_mode": "STREAMED",
-                "request_trailer_mode": "SKIP",
+                "request_trailer_mode": "SEND",
                 "response_trailer_mode": "SKIP",
             },
-            "send_body_without_waiting_for_header_response": True,
             "request_attributes": REQUEST_ATTRIBUTES,
             "response_attributes": RESPONSE_ATTRIBUTES,
             "metadata_options": {

@@ -14,6 +14,7 @@ from typing import Any, AsyncIterator, Iterable
 import orjson
 import pytest
 from envoy.config.core.v3 import base_pb2
+from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from google.protobuf import json_format, struct_pb2
 
@@ -329,3 +330,76 @@ async def test_client_disconnect_still_writes_exactly_one_audit_line(harness: Ha
     assert line["request_id"] == "req-1"
     if cut_after == 3:
         assert (line["status"], line["error"]["kind"]) == (200, "disconnected")
+
+
+# ---- full duplex (what envoy_config renders) ---------------------------------------------------------
+
+
+def full_duplex(message: pb.ProcessingRequest) -> pb.ProcessingRequest:
+    """Envoy puts the filter's protocol configuration on the first message of the stream."""
+    message.protocol_config.request_body_mode = processing_mode_pb2.ProcessingMode.FULL_DUPLEX_STREAMED
+    return message
+
+
+def body_chunk(raw: bytes, end_of_stream: bool) -> pb.ProcessingRequest:
+    return pb.ProcessingRequest(request_body=pb.HttpBody(body=raw, end_of_stream=end_of_stream))
+
+
+async def test_full_duplex_holds_the_headers_until_the_body_decides(harness: Harness) -> None:
+    raw = orjson.dumps(CHAT)
+    responses = await harness.process(
+        [
+            full_duplex(request_headers(harness.keys["alice"])),
+            body_chunk(raw[:10], False),
+            body_chunk(raw[10:], False),
+            body_chunk(b"", True),
+            response_body(JSON_RESPONSE, True, status=200),
+        ]
+    )
+    # No reply to the headers or the first chunks: the decision answers the headers, then sends the body.
+    assert kinds(responses) == ["request_headers", "request_body", "response_body"]
+    decided = responses[0].request_headers.response
+    assert set_headers(decided.header_mutation)["authorization"] == f"Bearer {UPSTREAM_CREDENTIAL}"
+    assert set_headers(decided.header_mutation)["content-length"] == str(len(raw))
+    assert decided.clear_route_cache is True
+    assert ztgate_metadata(responses[0])["allowed"] is True
+    streamed = responses[1].request_body.response.body_mutation.streamed_response
+    assert streamed.body == raw and streamed.end_of_stream is True
+
+
+async def test_full_duplex_sends_the_rewritten_body(harness: Harness) -> None:
+    body = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    responses = await harness.process(
+        [full_duplex(request_headers(harness.keys["alice"])), body_chunk(orjson.dumps(body), True)]
+    )
+    sent = orjson.loads(responses[1].request_body.response.body_mutation.streamed_response.body)
+    assert sent["stream_options"] == {"include_usage": True}
+    assert set_headers(responses[0].request_headers.response.header_mutation)["content-length"] == str(
+        len(responses[1].request_body.response.body_mutation.streamed_response.body)
+    )
+
+
+async def test_full_duplex_refuses_an_oversized_body_before_its_end(harness: Harness) -> None:
+    limit = harness.servicer._gateway.settings.extproc.max_body_bytes
+    chunk = b"x" * (1024 * 1024)
+    messages = [full_duplex(request_headers(harness.keys["alice"]))]
+    messages += [body_chunk(chunk, False) for _ in range(limit // len(chunk) + 1)]
+    messages += [body_chunk(chunk, False) for _ in range(10)]  # never read: the stream ends at the refusal
+    responses = await harness.process(messages)
+    assert kinds(responses) == ["immediate_response"]
+    assert responses[0].immediate_response.status.code == 413
+    assert harness.consumed == limit // len(chunk) + 2
+
+
+async def test_full_duplex_body_ended_by_trailers(harness: Harness) -> None:
+    raw = orjson.dumps(CHAT)
+    responses = await harness.process(
+        [
+            full_duplex(request_headers(harness.keys["alice"])),
+            body_chunk(raw, False),
+            pb.ProcessingRequest(request_trailers=pb.HttpTrailers()),
+        ]
+    )
+    assert kinds(responses) == ["request_headers", "request_body", "request_trailers"]
+    streamed = responses[1].request_body.response.body_mutation.streamed_response
+    assert streamed.body == raw and streamed.end_of_stream is False

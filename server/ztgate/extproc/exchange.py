@@ -56,6 +56,8 @@ class Exchange:
         self._json: list[bytes] | None = None
         self._json_size = 0
         self._gunzip: Any = None
+        self._body_chunks: list[bytes] = []
+        self._body_size = 0
         self._response_started = False
         self._encoding_known = False
         self._head = b""
@@ -83,14 +85,39 @@ class Exchange:
 
     # ---- phases ------------------------------------------------------------------------------------
 
-    def on_request_headers(self, end_of_stream: bool) -> Action:
-        """Decide now only when no body follows (GET /v1/models); otherwise the body message decides."""
+    def on_request_headers(self, end_of_stream: bool) -> Action | None:
+        """Decide now when no body follows (GET /v1/models); None: the body will decide."""
         if end_of_stream:
             return self._decide(None)
-        return PASS
+        return None
 
-    def on_request_body(self, body: bytes, end_of_stream: bool) -> Action:
-        return self._decide(body)
+    def on_request_body(self, chunk: bytes, end_of_stream: bool) -> Action | None:
+        """Collect the body (Envoy streams it in chunks); decide at its end. None: not yet.
+
+        The size limit is enforced as chunks arrive, so an oversized upload is refused without
+        being held in memory.
+        """
+        if chunk:
+            self._body_size += len(chunk)
+            limit = self.gateway.settings.extproc.max_body_bytes
+            if self._body_size > limit:
+                adapter = get_adapter(self._route_provider())
+                return self._reject(adapter, 413, f"request body exceeds the {limit} byte limit", "request_too_large", kind="bad_request")
+            self._body_chunks.append(chunk)
+        if not end_of_stream:
+            return None
+        return self._decide(self.request_body)
+
+    def on_request_trailers(self) -> Action:
+        """Trailers end a body that never said end_of_stream."""
+        return self._decide(self.request_body)
+
+    @property
+    def request_body(self) -> bytes:
+        """The body as the client sent it (what goes upstream unless the decision rewrites it)."""
+        if len(self._body_chunks) != 1:
+            self._body_chunks = [b"".join(self._body_chunks)]
+        return self._body_chunks[0]
 
     def on_response_headers(self) -> Action:
         return PASS
@@ -168,8 +195,8 @@ class Exchange:
         limit = self.gateway.settings.extproc.max_body_bytes
         if not body:
             raise RequestError("a JSON request body is required", 400)
-        if len(body) > limit:
-            raise RequestError(f"request body of {len(body)} bytes exceeds the {limit} byte limit", 413, "request_too_large")
+        if len(body) > limit:  # normally refused while the chunks arrive
+            raise RequestError(f"request body exceeds the {limit} byte limit", 413, "request_too_large")
         content_type = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type and content_type not in _JSON_TYPES:
             raise RequestError(f"content-type must be application/json, got {content_type!r}", 415, "unsupported_media_type")
@@ -210,7 +237,8 @@ class Exchange:
             )
             if not rewrite.is_empty() and adapter.rewrite_request(route, body_obj, rewrite):
                 body = orjson.dumps(body_obj)
-                set_headers["content-length"] = str(len(body))
+            # Envoy streams the body through ztgate, so without this it would go upstream chunked.
+            set_headers["content-length"] = str(len(body) if body is not None else self._body_size)
         set_headers.update(decision.headers)
         remove.extend(h.lower() for h in decision.request_headers_to_remove)
         self.upstream_started = time.perf_counter()
@@ -242,6 +270,10 @@ class Exchange:
             metadata={**self._decision_metadata(False), "formatted": True},
             details=f"ztgate_{kind}",
         )
+
+    def _route_provider(self) -> str:
+        route = resolve_route(self.headers.get(":method", ""), self.headers.get(":path", ""))
+        return route.provider if route else provider_for_unknown_path(self.headers.get(":path", ""))
 
     def _decision_metadata(self, allowed: bool) -> dict[str, Any]:
         meta: dict[str, Any] = {"allowed": allowed, "decision": "allow" if allowed else "deny"}

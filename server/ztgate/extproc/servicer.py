@@ -11,6 +11,7 @@ from typing import Any, AsyncIterator
 
 import grpc
 from envoy.config.core.v3 import base_pb2
+from envoy.extensions.filters.http.ext_proc.v3 import processing_mode_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from envoy.type.v3 import http_status_pb2
@@ -33,30 +34,51 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
         self, request_iterator: AsyncIterator[pb.ProcessingRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ProcessingResponse]:
         exchange = Exchange(self._gateway, trace_context=_trace_context(context))
+        # FULL_DUPLEX_STREAMED request bodies (what envoy_config renders): Envoy sends headers and body
+        # chunks without waiting, and ztgate answers the headers only once the body has decided, so
+        # one round trip decides a request. BUFFERED also works: headers are answered at once.
+        full_duplex = False
         try:
             async for request in request_iterator:
                 kind = request.WhichOneof("request")
                 if kind is None:  # nothing to answer; Envoy never sends this
                     continue
+                if request.HasField("protocol_config"):
+                    full_duplex = request.protocol_config.request_body_mode == _FULL_DUPLEX
                 if request.attributes:
                     exchange.add_attributes(_attributes(request))
-                if kind == "request_body":
-                    if request.HasField("metadata_context"):
-                        exchange.add_metadata(_metadata(request.metadata_context))
+                if request.HasField("metadata_context"):
+                    exchange.add_metadata(_metadata(request.metadata_context))
+                if kind == "request_headers":
+                    exchange.add_headers(_headers(request.request_headers.headers))
+                    action = exchange.on_request_headers(request.request_headers.end_of_stream)
+                    if action is None:
+                        if full_duplex:
+                            continue  # held until the body decides
+                        action = PASS
+                elif kind == "request_body":
                     body = request.request_body
                     action = exchange.on_request_body(body.body, body.end_of_stream)
+                    if action is None:
+                        continue
+                    if full_duplex and isinstance(action, Continue):
+                        for response in _full_duplex_decision(action, exchange.request_body, end_of_stream=True):
+                            yield response
+                        continue
+                elif kind == "request_trailers" and full_duplex:
+                    action = exchange.on_request_trailers()
+                    if isinstance(action, Continue):
+                        for response in _full_duplex_decision(action, exchange.request_body, end_of_stream=False):
+                            yield response
+                        yield _PASS_BY_KIND["request_trailers"]
+                        continue
                 elif kind == "response_body":
                     body = request.response_body
                     action = exchange.on_response_body(body.body, body.end_of_stream)
-                elif kind == "request_headers":
-                    if request.HasField("metadata_context"):
-                        exchange.add_metadata(_metadata(request.metadata_context))
-                    exchange.add_headers(_headers(request.request_headers.headers))
-                    action = exchange.on_request_headers(request.request_headers.end_of_stream)
                 elif kind == "response_headers":
                     exchange.add_response_headers(_headers(request.response_headers.headers))
                     action = exchange.on_response_headers()
-                else:  # trailers: processing mode never asks for them; let them pass
+                else:  # trailers the processing mode does not ask for: let them pass
                     action = PASS
                 yield _to_proto(kind, action)
                 if isinstance(action, Reject):
@@ -64,6 +86,20 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
         finally:
             # Runs on normal end, on a client disconnect (Envoy cancels the stream) and on errors.
             exchange.finish()
+
+
+_FULL_DUPLEX = processing_mode_pb2.ProcessingMode.FULL_DUPLEX_STREAMED
+
+
+def _full_duplex_decision(action: Continue, original: bytes, *, end_of_stream: bool) -> list[pb.ProcessingResponse]:
+    """The held headers reply (mutations, route cache, metadata), then the whole body in one chunk:
+    in full duplex mode the upstream receives only the body ztgate sends back."""
+    headers = _continue("request_headers", Continue(action.set_headers, action.remove_headers, None, action.metadata, action.clear_route_cache))
+    body = pb.ProcessingResponse()
+    streamed = body.request_body.response.body_mutation.streamed_response
+    streamed.body = action.body if action.body is not None else original
+    streamed.end_of_stream = end_of_stream
+    return [headers, body]
 
 
 def _trace_context(context: grpc.aio.ServicerContext) -> dict[str, str]:
@@ -112,8 +148,21 @@ def _header_mutation(set_headers: dict[str, str], remove: list[str]) -> pb.Heade
 
 
 def _dynamic_metadata(values: dict[str, Any]) -> struct_pb2.Struct:
+    """{"ztgate": values}. Flat scalars are set directly: Struct.update's generic walk costs several
+    times more on this per-request path."""
     struct = struct_pb2.Struct()
-    struct.update({METADATA_NAMESPACE: values})
+    fields = struct.fields[METADATA_NAMESPACE].struct_value.fields
+    for key, value in values.items():
+        if isinstance(value, bool):
+            fields[key].bool_value = value
+        elif isinstance(value, str):
+            fields[key].string_value = value
+        elif isinstance(value, (int, float)):
+            fields[key].number_value = value
+        else:  # None, lists and objects a policy put in dynamic_metadata
+            holder = struct_pb2.Struct()
+            holder.update({"v": value})
+            fields[key].CopyFrom(holder.fields["v"])
     return struct
 
 

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,8 +142,10 @@ def identity_fields(identity: IdentityLike) -> dict[str, Any]:
 
 def format_time(t: datetime | float) -> str:
     """RFC 3339 in UTC with milliseconds, e.g. "2026-05-09T07:35:25.123Z" (Timestamp's JSON form)."""
-    dt = datetime.fromtimestamp(t, UTC) if isinstance(t, (int, float)) else t
-    dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+    if isinstance(t, (int, float)):  # the hot path: time.time() of the exchange
+        seconds = int(t)
+        return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{int((t - seconds) * 1000):03d}Z"
+    dt = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
     return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
 
 
@@ -166,15 +169,39 @@ def scrub_credentials(text: str) -> str:
     return _CREDENTIAL.sub(REDACTED, text)
 
 
-def clean(value: Any) -> Any:
-    """Drop None values (recursively) and scrub credentials from every string: what `write` emits."""
+# The fields a client or provider controls; the rest (ids, statuses, numbers, ztgate's own names)
+# cannot hold a credential, so scrubbing them would only cost time on the hot path.
+_FREE_TEXT = frozenset({"model", "response_model", "user_agent", "request_id", "source_address"})
+_FREE_TEXT_NESTED = {"error": ("message",), "decision": ("reasons",), "content": ("prompt", "output")}
+
+
+def _scrub(value: Any) -> Any:
     if isinstance(value, str):
         return scrub_credentials(value)
-    if isinstance(value, Mapping):
-        return {k: clean(v) for k, v in value.items() if v is not None}
-    if isinstance(value, Sequence) and not isinstance(value, (bytes, bytearray)):
-        return [clean(v) for v in value if v is not None]
+    if isinstance(value, list):
+        return [scrub_credentials(v) if isinstance(v, str) else v for v in value]
     return value
+
+
+def clean(value: Mapping[str, Any]) -> dict[str, Any]:
+    """The event as written: None values dropped, credentials scrubbed from free-text fields.
+
+    Events are two levels deep (see audit_event), so this walks exactly that, not a general tree.
+    """
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if item is None:
+            continue
+        if isinstance(item, Mapping):
+            nested = {k: v for k, v in item.items() if v is not None}
+            for name in _FREE_TEXT_NESTED.get(key, ()):
+                if name in nested:
+                    nested[name] = _scrub(nested[name])
+            item = nested
+        elif key in _FREE_TEXT:
+            item = _scrub(item)
+        out[key] = item
+    return out
 
 
 class AuditLog:
