@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
+from collections.abc import Coroutine
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, TypeVar
 
 import orjson
 
@@ -15,6 +16,7 @@ from .config import ConfigError, Settings, load_settings
 from .policy.engine import PolicyError
 
 DEFAULT_CONFIG = "ztgate.yaml"
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,12 +96,19 @@ def _logging(settings: Settings) -> None:
     )
 
 
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop: cheaper per gRPC message than the default event loop."""
+    import uvloop
+
+    return uvloop.run(coro)
+
+
 def _cmd_serve(args: argparse.Namespace) -> int:
     from .server import serve
 
     settings = _settings(args)
     _logging(settings)
-    asyncio.run(serve(settings))
+    run_async(serve(settings))
     return 0
 
 
@@ -108,7 +117,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _logging(settings)
-    return asyncio.run(run_up(settings, run_dir=args.run_dir, envoy_log_level=args.envoy_log_level))
+    return run_async(run_up(settings, run_dir=args.run_dir, envoy_log_level=args.envoy_log_level))
 
 
 def _cmd_envoy_config(args: argparse.Namespace) -> int:

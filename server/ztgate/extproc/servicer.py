@@ -47,7 +47,7 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
                     full_duplex = request.protocol_config.request_body_mode == _FULL_DUPLEX
                 if request.attributes:
                     exchange.add_attributes(_attributes(request))
-                if request.HasField("metadata_context"):
+                if kind in _REQUEST_PHASES and request.metadata_context.filter_metadata:
                     exchange.add_metadata(_metadata(request.metadata_context))
                 if kind == "request_headers":
                     exchange.add_headers(_headers(request.request_headers.headers))
@@ -74,7 +74,13 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
                         continue
                 elif kind == "response_body":
                     body = request.response_body
-                    action = exchange.on_response_body(body.body, body.end_of_stream)
+                    if not body.end_of_stream:
+                        # No decision changes a chunk yet (output redaction will): release it first
+                        # and read it while Envoy forwards it, off the chunk's latency.
+                        yield _PASS_BY_KIND["response_body"]
+                        exchange.on_response_body(body.body, False)
+                        continue
+                    action = exchange.on_response_body(body.body, True)
                 elif kind == "response_headers":
                     exchange.add_response_headers(_headers(request.response_headers.headers))
                     action = exchange.on_response_headers()
@@ -89,6 +95,7 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
 
 
 _FULL_DUPLEX = processing_mode_pb2.ProcessingMode.FULL_DUPLEX_STREAMED
+_REQUEST_PHASES = frozenset({"request_headers", "request_body"})  # forwarded metadata (JWT claims) matters here
 
 
 def _full_duplex_decision(action: Continue, original: bytes, *, end_of_stream: bool) -> list[pb.ProcessingResponse]:
