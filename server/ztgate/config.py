@@ -126,6 +126,9 @@ class Settings:
     audit: AuditConfig = field(default_factory=AuditConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=_default_providers)
     upstream_timeout_s: float = 600.0  # long generations and reasoning models take minutes
+    # Envoy's access log (one JSON line per request, with ztgate's dynamic metadata: subject, model,
+    # decision, tokens); "" turns it off. The audit log is ztgate's own and separate.
+    envoy_access_log: str = "/dev/stderr"
     log_level: str = "info"
     base_dir: str = "."  # the directory relative paths are resolved against
 

@@ -114,6 +114,7 @@ def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
         "forward_client_cert_details": "SANITIZE_SET",
         "set_current_client_cert_details": {"subject": True, "uri": True, "dns": True},
         "stream_idle_timeout": f"{int(settings.upstream_timeout_s)}s",
+        **({"access_log": [_access_log(settings.envoy_access_log)]} if settings.envoy_access_log else {}),
         "route_config": _route_config(settings, providers, extproc),
         "local_reply_config": _local_reply_config(),
         "http_filters": http_filters,
@@ -171,7 +172,6 @@ def _extproc_filter(settings: Settings) -> dict[str, Any]:
             "status_on_error": {"code": 503},
             "message_timeout": f"{timeout_ms / 1000:.3f}s",
             "max_message_timeout": f"{max(timeout_ms, 30000) / 1000:.3f}s",
-            "allow_mode_override": True,
             "processing_mode": {
                 "request_header_mode": "SEND",
                 "response_header_mode": "SKIP",
@@ -380,6 +380,36 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# What Envoy's access log shows of each request: its own view plus what ztgate decided and counted.
+_ACCESS_LOG_FORMAT = {
+    "time": "%START_TIME%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    "method": "%REQ(:METHOD)%",
+    "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "status": "%RESPONSE_CODE%",
+    "details": "%RESPONSE_CODE_DETAILS%",
+    "duration_ms": "%DURATION%",
+    "upstream": "%UPSTREAM_HOST%",
+    "subject": "%DYNAMIC_METADATA(ztgate:subject)%",
+    "provider": "%DYNAMIC_METADATA(ztgate:provider)%",
+    "model": "%DYNAMIC_METADATA(ztgate:model)%",
+    "decision": "%DYNAMIC_METADATA(ztgate:decision)%",
+    "input_tokens": "%DYNAMIC_METADATA(ztgate:input_tokens)%",
+    "output_tokens": "%DYNAMIC_METADATA(ztgate:output_tokens)%",
+}
+
+
+def _access_log(path: str) -> dict[str, Any]:
+    return {
+        "name": "envoy.access_loggers.file",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog",
+            "path": path,
+            "log_format": {"json_format": _ACCESS_LOG_FORMAT},
+        },
+    }
 
 
 def _local_reply_config() -> dict[str, Any]:

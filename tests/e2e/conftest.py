@@ -112,6 +112,7 @@ def write_config(tmp: Path, provider_url: str, **overrides) -> Path:
         "policy": {"dir": str(ROOT / "rego")},
         "keys_file": str(tmp / "keys.json"),
         "audit": {"sink": "file", "path": str(tmp / "audit.jsonl")},
+        "envoy_access_log": str(tmp / "envoy-access.jsonl"),
         "jwt": {"enabled": True, "issuer": JWT_ISSUER, "audiences": [JWT_AUDIENCE], "jwks_file": str(jwks)},
         "providers": {
             name: {"upstream": provider_url, "credential_env": f"ZT_TEST_{name.upper()}_KEY", "enabled": True}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import openai
 import pytest
 
@@ -183,3 +186,21 @@ def test_gzip_upstream_is_still_accounted(gateway: Gateway) -> None:
     assert "zipped answer" in completion.choices[0].message.content
     audit = gateway.audit_for(raw.headers["x-request-id"])
     assert audit["usage"]["output_tokens"] == completion.usage.completion_tokens
+
+
+def test_envoy_access_log_carries_ztgates_metadata(gateway: Gateway) -> None:
+    raw = client(gateway, gateway.keys["dev"]).chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "access log words"}]
+    )
+    usage = raw.parse().usage
+    request_id = raw.headers["x-request-id"]
+    access_log = gateway.config.parent / "envoy-access.jsonl"
+    deadline = time.monotonic() + 5
+    line = None
+    while line is None and time.monotonic() < deadline:
+        if access_log.exists():
+            line = next((json.loads(l) for l in access_log.read_text().splitlines() if request_id in l), None)
+        time.sleep(0.05)
+    assert line is not None, "Envoy wrote no access log line for the request"
+    assert (line["subject"], line["model"], line["decision"], line["provider"]) == ("alice@example.test", "gpt-4o", "allow", "openai")
+    assert (line["input_tokens"], line["output_tokens"]) == (usage.prompt_tokens, usage.completion_tokens)
