@@ -11,7 +11,7 @@ import rego.v1
 # Authentication comes first: judging an anonymous caller's model or tools is moot.
 denials := data.ztgate.authn.deny if {
 	count(data.ztgate.authn.deny) > 0
-} else := (data.ztgate.models.deny | data.ztgate.tokens.deny) | data.ztgate.tools.deny
+} else := ((data.ztgate.models.deny | data.ztgate.tokens.deny) | data.ztgate.tools.deny) | data.ztgate.content.deny
 
 statuses := {denial.status | some denial in denials}
 
@@ -37,6 +37,7 @@ decision := {
 	"reasons": [],
 	"tools_remove": sort(data.ztgate.tools.remove),
 	"max_output_tokens": max_output_tokens,
+	"redactions": sort(data.ztgate.content.redactions),
 } if {
 	count(denials) == 0
 } else := {
@@ -45,4 +46,5 @@ decision := {
 	"reasons": sort({denial.reason | some denial in denials}),
 	"tools_remove": [],
 	"max_output_tokens": null,
+	"redactions": [],
 }

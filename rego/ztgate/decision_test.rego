@@ -28,6 +28,7 @@ test_allowed_request if {
 		"http_status": 200,
 		"reasons": [],
 		"tools_remove": [],
+		"redactions": [],
 		"max_output_tokens": null,
 	} with input as request(["developers"], "gpt-4o", 1000, ["search"])
 		with data.ztgate.config as config
