@@ -109,6 +109,16 @@ class TlsConfig:
 
 
 @dataclass(slots=True)
+class InspectConfig:
+    """Content inspection. Detector settings (topics, custom PII patterns, exfil allow-list) are policy
+    data (data.ztgate.config.detect), so policy authors own them; these are the process's switches."""
+
+    enabled: bool = True
+    scan_output: bool = True  # scan model output (buffered answers) for secrets, PII and exfiltration
+    hash_key_env: str = "ZTGATE_REDACTION_KEY"  # HMAC key for "hash" redaction; unset: a per-process key
+
+
+@dataclass(slots=True)
 class AuditConfig:
     sink: str = "stdout"  # "stdout" | "file"
     path: str = ""
@@ -124,6 +134,7 @@ class Settings:
     jwt: JwtConfig = field(default_factory=JwtConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    inspect: InspectConfig = field(default_factory=InspectConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=_default_providers)
     upstream_timeout_s: float = 600.0  # long generations and reasoning models take minutes
     # Envoy's access log (one JSON line per request, with ztgate's dynamic metadata: subject, model,

@@ -239,6 +239,10 @@ def _route_config(settings: Settings, providers: dict[str, ProviderConfig], extp
                 "host_rewrite_literal": _host_header(providers[api.provider]),
             },
         }
+        if extproc:
+            # ztgate may rewrite a response body (restoring pseudonyms, redacting output) after the
+            # headers have gone downstream, so the length is not known in advance: send it chunked.
+            forward["response_headers_to_remove"] = ["content-length"]
         if not extproc:
             routes.append(forward)
             continue

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import logging
 import signal
 
@@ -12,10 +13,12 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from .config import Settings
+from .detect.scanner import Scanner
 from .extproc.gateway import Gateway
 from .extproc.servicer import ExtProcServicer
 from .identity.keys import KeyStore
 from .policy.engine import EmbeddedEngine
+from .redact import Redactor
 from .telemetry.audit import AuditLog
 
 log = logging.getLogger("ztgate.server")
@@ -28,7 +31,10 @@ def build_gateway(settings: Settings) -> Gateway:
     engine = EmbeddedEngine(settings.path(settings.policy.dir), settings.policy.query)
     keys = KeyStore.load(settings.path(settings.keys_file))
     audit = AuditLog.open(settings.path(settings.audit.path) if settings.audit.sink == "file" else None)
-    return Gateway(settings, engine, keys, audit)
+    detect = engine.data.get("ztgate", {}).get("config", {}).get("detect")
+    scanner = Scanner.from_config(detect if isinstance(detect, dict) else None) if settings.inspect.enabled else None
+    redactor = Redactor.with_key(os.environ.get(settings.inspect.hash_key_env) if settings.inspect.hash_key_env else None)
+    return Gateway(settings, engine, keys, audit, scanner, redactor)
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -59,6 +59,10 @@ def build_audit_event(ex: "Exchange") -> dict[str, Any]:
         user_agent=ex.headers.get("user-agent"),
         error={"kind": ex.error[0], "message": ex.error[1]} if ex.error else None,
         content=content,
+        findings=ex.findings,
+        output_findings=ex.output_findings,
+        redacted=ex.redacted,
+        output_redacted=ex.output_redacted,
     )
 
 

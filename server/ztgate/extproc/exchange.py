@@ -8,28 +8,31 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
+from ..detect.base import Finding
+from ..detect.scanner import LocatedFinding, policy_findings
 from ..envoy_config import JWT_NAMESPACE
 from ..identity import AuthError, Identity
 from ..identity.credentials import CREDENTIAL_HEADERS, presented_api_key, strip_key_param
 from ..policy.decision import Decision
 from ..policy.http import HttpInfo
 from ..providers import get_adapter, provider_for_unknown_path, resolve_route
-from ..providers.base import LLMRequest, LLMResponse, ProviderAdapter, RequestError, RequestRewrite, Route
-from ..providers.sse import SSEDecoder
+from ..providers.base import LLMRequest, LLMResponse, ProviderAdapter, RequestError, RequestRewrite, Route, SSEEvent
+from ..redact import Vault, redact_request, redaction_modes, restore_bytes
 from .actions import PASS, Action, Continue, Reject
-from .gateway import Gateway, PolicyFailure
 from .audit_event import build_audit_event
+from .gateway import Gateway, PolicyFailure
+from .response import ResponseReader
+from .stream_guard import StreamGuard, Verdict
 
 log = logging.getLogger("ztgate.exchange")
 
 _CREDENTIAL_SET = frozenset(CREDENTIAL_HEADERS)
-_MAX_RESPONSE_BYTES = 64 * 1024 * 1024  # past this, a buffered response is passed on but no longer parsed
 _JSON_TYPES = ("application/json", "text/json")
 
 
@@ -51,18 +54,18 @@ class Exchange:
         self.status: int | None = None  # what the client got
         self.error: tuple[str, str] | None = None  # (kind, message) for the audit line
         self.response = LLMResponse()
+        self.vault = Vault()  # this exchange's pseudonyms: replaced in the request, restored in the response
+        self._located: list[LocatedFinding] = []
+        self.findings: dict[str, int] = {}
+        self.output_findings: dict[str, int] = {}
+        self.redacted = 0
+        self.output_redacted = 0
         self.upstream_started: float | None = None
-        self._sse: SSEDecoder | None = None
-        self._json: list[bytes] | None = None
-        self._json_size = 0
-        self._gunzip: Any = None
         self._body_chunks: list[bytes] = []
         self._body_size = 0
         self._response_started = False
-        self._encoding_known = False
-        self._head = b""
-        self._format_known = False
-        self._response_done = False
+        self._reader: ResponseReader | None = None
+        self._guard: StreamGuard | None = None
         self._finished = False
 
     # ---- inputs from Envoy -------------------------------------------------------------------------
@@ -125,16 +128,97 @@ class Exchange:
     def on_response_body(self, chunk: bytes, end_of_stream: bool) -> Action:
         if not self._response_started:
             self._start_response()
+        reader = self._reader
+        if reader is None:
+            return Continue(metadata=self._usage_metadata()) if end_of_stream else PASS
         try:
-            self._consume(chunk, end_of_stream)
+            events = reader.feed(chunk, end_of_stream)
+            if self._guard is None and reader.streaming and self._wants_guard():
+                self._guard = StreamGuard(self.adapter, self.gateway.scanner, self._output_verdict, self.gateway.redactor, self.vault)
+            if self._guard is not None:
+                return self._guarded(events, end_of_stream)
         except Exception as exc:  # a malformed upstream body must never break the client's stream
             log.warning("response parsing failed: %s", exc)
             self.error = ("response_parse", str(exc)[:200])
-            self._sse = None
-            self._json = None
+            held = reader.holding
+            reader.stop()
+            if held:  # release what was held, unchanged: the client gets the provider's bytes
+                return Continue(body=b"".join(reader.raw))
+        if reader.too_large and self.error is None:
+            self.error = ("response_too_large", "response body too large to account")
+        if reader.holding and not end_of_stream:
+            return Continue(body=b"")  # held until the whole answer can be inspected
         if end_of_stream:
-            return Continue(metadata=self._usage_metadata())
+            body = self._finish_output() if reader.holding else None
+            return Continue(body=body, metadata=self._usage_metadata())
         return PASS
+
+    def _wants_guard(self) -> bool:
+        return self.gateway.scanner is not None and (self.gateway.settings.inspect.scan_output or bool(self.vault.originals))
+
+    def _guarded(self, events: list[SSEEvent], end_of_stream: bool) -> Continue:
+        """A stream under inspection: what the guard releases replaces what arrived."""
+        guard = self._guard
+        assert guard is not None
+        out = guard.feed(events)
+        if end_of_stream:
+            out += guard.close()
+        if guard.blocked is not None and self.error is None:
+            self.error = ("output_blocked", f"{guard.blocked} (cut after {guard.released_chars} characters)")
+        self.output_findings = _counts(guard.findings)
+        self.output_redacted = guard.redacted
+        metadata = self._usage_metadata() if end_of_stream else None
+        return Continue(body=out, metadata=metadata)
+
+    def _output_verdict(self, findings: list[Finding]) -> Verdict:
+        """Ask the policy about output findings (phase "response"); a failing policy blocks (fail closed)."""
+        try:
+            evaluation = self.gateway.decide(
+                self._http_info(), self.identity, self.llm, findings=[_finding_dict(f) for f in findings], phase="response"
+            )
+        except PolicyFailure as exc:
+            return Verdict(blocked=True, reason=f"output policy failed: {exc}")
+        decision = evaluation.decision
+        return Verdict(blocked=not decision.allowed, reason=decision.message, modes=redaction_modes(decision.redactions))
+
+    def _finish_output(self) -> bytes:
+        """The held JSON answer, inspected and rewritten: output findings redacted as the policy says
+        (before pseudonyms come back, so the user's own values are not flagged), then restored."""
+        assert self._reader is not None
+        text = b"".join(self._reader.raw).decode("utf-8", "replace")
+        scanner = self.gateway.scanner
+        output = self.response.output_text + "".join(call.arguments for call in self.response.tool_calls)
+        if scanner is not None and self.gateway.settings.inspect.scan_output and output:
+            text = self._redact_output(text, output, scanner.scan_text(output, "output"))
+        return restore_bytes(text.encode(), self.vault)
+
+    def _redact_output(self, raw: str, output: str, findings: list[Finding]) -> str:
+        if not findings:
+            return raw
+        self.output_findings = _counts(findings)
+        dicts = [_finding_dict(f) for f in findings]
+        try:
+            evaluation = self.gateway.decide(self._http_info(), self.identity, self.llm, findings=dicts, phase="response")
+            blocked = not evaluation.decision.allowed
+            modes = redaction_modes(evaluation.decision.redactions)
+        except PolicyFailure as exc:  # fail closed: hide everything that was found
+            blocked, modes = True, {}
+            self.error = ("policy", f"output policy failed: {exc}")
+        if blocked:
+            # The answer's headers are already on their way, so a block cannot become an error status
+            # here: every finding is masked instead, and the audit line says the output was blocked.
+            self.error = self.error or ("output_blocked", evaluation.decision.message)
+        for f in findings:
+            mode = "mask" if blocked else modes.get((f.detector, f.type))
+            if mode is None or not (f.redactable or blocked):
+                continue
+            value = output[f.start : f.end]
+            replacement = self.gateway.redactor.replacement(mode, f.type, value, self.vault)
+            escaped = orjson.dumps(value).decode()[1:-1]
+            if escaped and escaped in raw:
+                raw = raw.replace(escaped, orjson.dumps(replacement).decode()[1:-1])
+                self.output_redacted += 1
+        return raw
 
     def finish(self) -> None:
         """Write the audit line; called once when Envoy closes the stream, however it ends."""
@@ -143,7 +227,8 @@ class Exchange:
         self._finished = True
         if self.status is None:
             self.status = _status(self.attributes.get("response.code"))
-        if self.error is None and self.upstream_started is not None and not self._response_done:
+        done = self._reader is not None and self._reader.done
+        if self.error is None and self.upstream_started is not None and not done:
             self.error = ("disconnected", "stream ended before the response completed")
         try:
             self.gateway.audit.write(build_audit_event(self))
@@ -179,7 +264,7 @@ class Exchange:
             self.llm = LLMRequest(route.provider, route.operation, route.model, False, None)
 
         try:
-            evaluation = self.gateway.decide(http, self.identity, self.llm)
+            evaluation = self.gateway.decide(http, self.identity, self.llm, findings=self._inspect_request())
         except PolicyFailure as exc:
             return self._reject(adapter, 503, f"policy evaluation failed: {exc}", "policy_error", kind="policy")
         self.decision, self.eval_ms = evaluation.decision, evaluation.eval_ms
@@ -235,7 +320,10 @@ class Exchange:
                 max_output_tokens=decision.max_output_tokens,
                 include_stream_usage=route.operation == "chat_completions" and bool(self.llm and self.llm.stream),
             )
-            if not rewrite.is_empty() and adapter.rewrite_request(route, body_obj, rewrite):
+            changed = not rewrite.is_empty() and adapter.rewrite_request(route, body_obj, rewrite)
+            if decision.redactions and self._located:
+                changed = self._redact_request(body_obj, decision) or changed
+            if changed:
                 body = orjson.dumps(body_obj)
             # Envoy streams the body through ztgate, so without this it would go upstream chunked.
             set_headers["content-length"] = str(len(body) if body is not None else self._body_size)
@@ -270,6 +358,22 @@ class Exchange:
             metadata={**self._decision_metadata(False), "formatted": True},
             details=f"ztgate_{kind}",
         )
+
+    def _inspect_request(self) -> list[dict[str, Any]] | None:
+        """Run the detectors over every part of the request; the policy sees what and where, not values."""
+        scanner = self.gateway.scanner
+        if scanner is None or self.llm is None or not self.llm.parts:
+            return None
+        self._located = scanner.scan_request(self.llm)
+        self.findings = _counts(lf.finding for lf in self._located)
+        return policy_findings(self._located)
+
+    def _redact_request(self, body_obj: Any, decision: Decision) -> bool:
+        assert self.llm is not None
+        parts = {part.path: part for part in self.llm.parts}
+        pairs = [(parts[lf.path], lf.finding) for lf in self._located if lf.path in parts]
+        self.redacted = redact_request(body_obj, pairs, redaction_modes(decision.redactions), self.gateway.redactor, self.vault)
+        return self.redacted > 0
 
     def _route_provider(self) -> str:
         route = resolve_route(self.headers.get(":method", ""), self.headers.get(":path", ""))
@@ -308,61 +412,13 @@ class Exchange:
     def _start_response(self) -> None:
         self._response_started = True
         self.status = _status(self.attributes.get("response.code")) or self.status
+        if self.adapter is not None:
+            self._reader = ResponseReader(self.adapter, self.response, self._hold_json)
 
-    def _decode(self, chunk: bytes) -> bytes:
-        """Undo gzip if the upstream used it despite accept-encoding: identity (its magic bytes say so).
-
-        Envoy does not send response header attributes while response headers are skipped, and asking
-        for the headers would cost a round trip per exchange; the body's first bytes say enough.
-        """
-        if not self._encoding_known:
-            chunk = self._head + chunk
-            if len(chunk) < 2:  # the magic may straddle chunks
-                self._head = chunk
-                return b""
-            self._encoding_known = True
-            if chunk[:2] == b"\x1f\x8b":
-                self._gunzip = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        if self._gunzip is not None and chunk:
-            return self._gunzip.decompress(chunk, _MAX_RESPONSE_BYTES)
-        return chunk
-
-    def _choose_reader(self, data: bytes) -> None:
-        """JSON or SSE, from the first non-blank decoded bytes."""
-        if self.adapter is None or not data.strip():
-            return
-        self._format_known = True
-        if data.lstrip()[:1] in (b"{", b"["):
-            self._json = []
-        else:
-            self._sse = SSEDecoder()
-
-    def _consume(self, chunk: bytes, end_of_stream: bool) -> None:
-        data = self._decode(chunk)
-        if end_of_stream and not self._encoding_known:  # a one-byte body
-            data, self._encoding_known = self._head, True
-        if not self._format_known:
-            self._choose_reader(data)
-        if self._sse is not None and self.adapter is not None:
-            events = self._sse.feed(data) if data else []
-            if end_of_stream:
-                events += self._sse.close()
-            for event in events:
-                self.adapter.parse_stream_event(event, self.response)
-        elif self._json is not None and data:
-            self._json_size += len(data)
-            if self._json_size > _MAX_RESPONSE_BYTES:
-                self._json = None
-                self.error = ("response_too_large", "response body too large to account")
-            else:
-                self._json.append(data)
-        if end_of_stream:
-            self._response_done = True
-            if self._json is not None and self.adapter is not None:
-                raw = b"".join(self._json)
-                parsed = orjson.loads(raw) if raw else None
-                if isinstance(parsed, (dict, list)):  # Gemini streams a JSON array without alt=sse
-                    self.adapter.parse_response(parsed, self.response)
+    def _hold_json(self) -> bool:
+        """Hold a JSON answer whole when it may need rewriting: pseudonyms to restore, output to inspect."""
+        inspect = self.gateway.scanner is not None and self.gateway.settings.inspect.scan_output
+        return bool(self.vault.originals) or inspect
 
     def _usage_metadata(self) -> dict[str, Any]:
         usage = self.response.usage
@@ -374,6 +430,19 @@ class Exchange:
         if self.response.model:
             meta["response_model"] = self.response.model
         return meta
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    """An output finding for the policy: what, never the value; no location (it is the response)."""
+    return {"detector": f.detector, "type": f.type, "severity": f.severity, "score": round(f.score, 3), "redactable": f.redactable}
+
+
+def _counts(findings: Iterable[Finding]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in findings:
+        key = f"{f.detector}:{f.type}"
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _status(value: Any) -> int | None:

@@ -17,7 +17,9 @@ from ..policy.decision import Decision, DecisionError, parse_decision
 from ..policy.engine import Engine, PolicyError
 from ..policy.http import HttpInfo
 from ..policy.input import build_input
+from ..detect.scanner import Scanner
 from ..providers.base import LLMRequest
+from ..redact import Redactor
 from ..telemetry.audit import AuditLog
 
 log = logging.getLogger("ztgate.gateway")
@@ -35,11 +37,21 @@ class Evaluation:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, engine: Engine, keys: KeyStore, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        keys: KeyStore,
+        audit: AuditLog,
+        scanner: Scanner | None = None,
+        redactor: Redactor | None = None,
+    ) -> None:
         self.settings = settings
         self.engine = engine
         self.keys = keys
         self.audit = audit
+        self.scanner = scanner  # None: content inspection off
+        self.redactor = redactor or Redactor.with_key(None)
         self.authenticator = Authenticator(
             keys,
             jwt_subject_claim=settings.jwt.subject_claim,
@@ -54,8 +66,16 @@ class Gateway:
             self.keys.reload_if_changed()
         return self.authenticator.identify(headers, query, metadata)
 
-    def decide(self, http: HttpInfo, identity: Identity | None, llm: LLMRequest | None) -> Evaluation:
-        policy_input = build_input(http=http, identity=identity, llm=llm)
+    def decide(
+        self,
+        http: HttpInfo,
+        identity: Identity | None,
+        llm: LLMRequest | None,
+        *,
+        findings: list[dict[str, Any]] | None = None,
+        phase: str = "request",
+    ) -> Evaluation:
+        policy_input = build_input(http=http, identity=identity, llm=llm, findings=findings, phase=phase)
         started = time.perf_counter()
         try:
             raw = self.engine.evaluate(policy_input)

@@ -74,13 +74,7 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
                         continue
                 elif kind == "response_body":
                     body = request.response_body
-                    if not body.end_of_stream:
-                        # No decision changes a chunk yet (output redaction will): release it first
-                        # and read it while Envoy forwards it, off the chunk's latency.
-                        yield _PASS_BY_KIND["response_body"]
-                        exchange.on_response_body(body.body, False)
-                        continue
-                    action = exchange.on_response_body(body.body, True)
+                    action = exchange.on_response_body(body.body, body.end_of_stream)
                 elif kind == "response_headers":
                     exchange.add_response_headers(_headers(request.response_headers.headers))
                     action = exchange.on_response_headers()
@@ -208,7 +202,9 @@ def _continue(kind: str, action: Continue) -> pb.ProcessingResponse:
     common = pb.CommonResponse(clear_route_cache=action.clear_route_cache)
     if action.set_headers or action.remove_headers:
         common.header_mutation.CopyFrom(_header_mutation(action.set_headers, action.remove_headers))
-    if action.body is not None:
+    if action.body == b"":
+        common.body_mutation.clear_body = True  # a held chunk: nothing goes downstream yet
+    elif action.body is not None:
         common.body_mutation.body = action.body
     response = pb.ProcessingResponse()
     getattr(response, kind).response.CopyFrom(common)

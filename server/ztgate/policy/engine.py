@@ -197,6 +197,11 @@ class EmbeddedEngine:
         return self._bundle.revision
 
     @property
+    def data(self) -> dict[str, Any]:
+        """The policy data as loaded (detector settings live there too: data.ztgate.config.detect)."""
+        return self._bundle.data
+
+    @property
     def query(self) -> str:
         return self._query
 

@@ -5,11 +5,12 @@ Everything here is provider-neutral; each adapter keeps only its own wire format
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import orjson
 
-from .base import JsonPath, LLMResponse, RequestError, TextPart, ToolCall
+from .base import JsonPath, LLMResponse, RequestError, SSEEvent, StreamText, TextPart, ToolCall
 
 # Every provider's message roles, normalised to TextPart's: Gemini says "model", OpenAI "developer", ...
 ROLES = {
@@ -277,3 +278,109 @@ def sse_event(payload: Any, event: str | None = None) -> bytes:
     """One SSE event carrying payload as JSON (a data line never holds a raw newline: orjson escapes it)."""
     head = b"event: " + event.encode() + b"\n" if event else b""
     return head + b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+# --- streamed text: reading the text deltas of an event and writing them back ---
+
+OBJECT_KIND = "tool_call_arguments_object"  # the slot holds a JSON object, exposed as its JSON text
+
+
+@dataclass(slots=True)
+class Slot:
+    """Where one text delta sits in a parsed event: container[key]. Each adapter lists an event's slots in
+    one function, which both stream_texts and rewrite_stream_event use, so the two always agree."""
+
+    container: Any  # the dict (or list) holding the text
+    key: Any
+    channel: str
+    kind: str
+    on_change: Callable[[], None] | None = None  # run when the text is rewritten (drops stale logprobs)
+
+    def text(self) -> str:
+        value = self.container[self.key]
+        return json_text(value) if self.kind == OBJECT_KIND else value
+
+
+SlotFinder = Callable[[dict[str, Any]], list[Slot]]
+
+
+def str_slot(
+    obj: Any, key: str, channel: str, kind: str, slots: list[Slot], on_change: Callable[[], None] | None = None
+) -> None:
+    """Add obj[key] as a slot when it is a string (null and absent fields carry no text)."""
+    if isinstance(obj, dict) and isinstance(obj.get(key), str):
+        slots.append(Slot(obj, key, channel, kind, on_change))
+
+
+def index_of(obj: dict[str, Any], key: str, default: int) -> int:
+    """An index field (choice.index, output_index, ...) or default when it is absent or not an integer."""
+    value = obj.get(key)
+    return value if is_int(value) else default
+
+
+def encode_sse(event: SSEEvent, newline: bytes = b"\n") -> bytes:
+    """An event as SSE bytes, data kept verbatim: event and id lines when present, one data line per line
+    of data, then the blank line that ends it."""
+    out = bytearray()
+    if event.event:
+        out += b"event: " + event.event.encode() + newline
+    if event.id is not None:
+        out += b"id: " + event.id.encode() + newline
+    for line in event.data.split("\n"):
+        out += b"data: " + line.encode() + newline
+    out += newline
+    return bytes(out)
+
+
+def _find(data: dict[str, Any] | None, find: SlotFinder) -> tuple[list[Slot], list[str]]:
+    """The slots of a parsed event and their current texts; none for junk or a shape the finder did not
+    expect (finders check types as they go; this is the backstop that keeps stream_texts from raising)."""
+    if data is None:
+        return [], []
+    try:
+        slots = find(data)
+        return slots, [slot.text() for slot in slots]
+    except (TypeError, KeyError, IndexError, AttributeError):
+        return [], []
+
+
+def slot_texts(event: SSEEvent, find: SlotFinder) -> list[StreamText]:
+    slots, texts = _find(load_event(event.data), find)
+    return [StreamText(slot.channel, slot.kind, text) for slot, text in zip(slots, texts)]
+
+
+def rewrite_slots(event: SSEEvent, texts: list[str], find: SlotFinder, newline: bytes = b"\n") -> bytes:
+    """event with the texts of its slots replaced, re-encoded as compact JSON on one data line; an event
+    whose texts are all unchanged is re-encoded verbatim (encode_sse)."""
+    if not isinstance(texts, (list, tuple)) or not all(isinstance(text, str) for text in texts):
+        raise ValueError("rewrite_stream_event: texts must be a list of str")
+    texts = list(texts)
+    data = load_event(event.data)
+    slots, originals = _find(data, find)
+    if len(texts) != len(slots):
+        raise ValueError(f"rewrite_stream_event: the event carries {len(slots)} texts, got {len(texts)}")
+    if texts == originals:
+        return encode_sse(event, newline)
+    callbacks: list[Callable[[], None]] = []
+    for slot, old, new in zip(slots, originals, texts):
+        if new == old:
+            continue
+        slot.container[slot.key] = object_or_string(new) if slot.kind == OBJECT_KIND else new
+        if slot.on_change is not None and all(slot.on_change is not c for c in callbacks):
+            callbacks.append(slot.on_change)
+    for callback in callbacks:
+        callback()
+    try:
+        encoded = orjson.dumps(data).decode()
+    except orjson.JSONEncodeError as err:  # a lone surrogate in a replacement text
+        raise ValueError(f"rewrite_stream_event: a text cannot be encoded: {err}") from None
+    return encode_sse(SSEEvent(encoded, event.event, event.id), newline)
+
+
+def object_or_string(text: str) -> Any:
+    """A rewritten JSON-object argument: the object it parses to, or the text itself when it is not one."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return text
+    return value if isinstance(value, dict) else text

@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import (
+    OBJECT_KIND,
+    Slot,
     add_part,
     as_int,
     cap_tokens,
     dumps,
+    encode_sse,
     error_message,
     filter_named,
     get_dict,
@@ -21,15 +24,29 @@ from ._common import (
     optional_list,
     require_model,
     require_object,
+    rewrite_slots,
     set_model,
+    slot_texts,
     sse_event,
     start_stream_tool,
     status_lookup,
+    str_slot,
     stream_tool,
     tool_names,
     walk_text_blocks,
 )
-from .base import LLMRequest, LLMResponse, RequestError, RequestRewrite, Route, SSEEvent, TextPart, ToolCall, Usage
+from .base import (
+    LLMRequest,
+    LLMResponse,
+    RequestError,
+    RequestRewrite,
+    Route,
+    SSEEvent,
+    StreamText,
+    TextPart,
+    ToolCall,
+    Usage,
+)
 
 _TEXT = frozenset({"text"})
 _TOOL_USE = frozenset({"tool_use", "server_tool_use"})
@@ -37,6 +54,15 @@ _TOOL_USE = frozenset({"tool_use", "server_tool_use"})
 _ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 402: "billing_error"}
 _ERROR_TYPES |= {403: "permission_error", 404: "not_found_error", 413: "request_too_large"}
 _ERROR_TYPES |= {429: "rate_limit_error", 504: "timeout_error", 529: "overloaded_error"}
+# content_block_delta types that carry text: delta type -> (field, StreamText kind). signature_delta,
+# citations_delta and compaction_delta carry no text of the answer.
+_DELTA_TEXT = {
+    "text_delta": ("text", "text"),
+    "input_json_delta": ("partial_json", "tool_call_arguments"),
+    "thinking_delta": ("thinking", "thinking"),
+}
+# content_block_start blocks that open with text (normally empty): block type -> (field, kind).
+_START_TEXT = {"text": ("text", "text"), "thinking": ("thinking", "thinking")}
 
 
 def _tool_name(tool: dict[str, Any]) -> Any:
@@ -191,6 +217,18 @@ class AnthropicAdapter:
         elif kind == "error":
             response.error = error_message(data.get("error")) or "error"
 
+    def stream_texts(self, event: SSEEvent) -> list[StreamText]:
+        """Text, thinking and tool-input JSON of content_block_delta (and a content_block_start's opening
+        text), channel block:<index>."""
+        return slot_texts(event, _stream_slots)
+
+    def rewrite_stream_event(self, event: SSEEvent, texts: list[str]) -> bytes:
+        return rewrite_slots(event, texts, _stream_slots)
+
+    def encode_event(self, event: SSEEvent) -> bytes:
+        """event: <name> and data: ... lines, as Anthropic sends them."""
+        return encode_sse(event)
+
     def error_body(self, status: int, message: str, code: str) -> bytes:
         """{"type": "error", "error": {type, message}}: the SDK picks its exception class by status.
 
@@ -201,6 +239,29 @@ class AnthropicAdapter:
     def stream_error_event(self, status: int, message: str, code: str) -> bytes:
         """An 'error' event, which the SDK raises as an APIStatusError mid-stream."""
         return sse_event(_error(status, message), event="error")
+
+
+def _stream_slots(data: dict[str, Any]) -> list[Slot]:
+    index = as_int(data.get("index"))
+    if index is None:
+        return []
+    kind = data.get("type")
+    if kind == "content_block_delta":
+        holder, table = get_dict(data, "delta"), _DELTA_TEXT
+    elif kind == "content_block_start":
+        holder, table = get_dict(data, "content_block"), _START_TEXT
+    else:
+        return []
+    block_kind = get_str(holder, "type") or ""
+    spec = table.get(block_kind)
+    slots: list[Slot] = []
+    if spec is not None:
+        str_slot(holder, spec[0], f"block:{index}", spec[1], slots)
+    elif kind == "content_block_start" and get_dict(holder, "input"):
+        # A tool call whose input comes whole in its start block (programmatic tool calling); the usual
+        # start carries input {} and the arguments follow as input_json_delta on the same channel.
+        slots.append(Slot(holder, "input", f"block:{index}", OBJECT_KIND))
+    return slots
 
 
 def _error(status: int, message: str) -> dict[str, Any]:

@@ -122,6 +122,44 @@ class SSEEvent:
     id: str | None = None
 
 
+@dataclass(slots=True, frozen=True)
+class StreamText:
+    """One text delta an SSE event carries, as the streaming guard sees it.
+
+    channel names one independent text stream; the deltas of a channel concatenate, across events, to
+    what the client's SDK assembles. Names per provider:
+      OpenAI chat       "choice:<i>" (content), "choice:<i>:refusal", "choice:<i>:tool:<j>" (tool_calls[j]
+                        by its index), "choice:<i>:function_call" (legacy), "choice:<i>:reasoning"
+                        (reasoning_content / reasoning of OpenAI-compatible servers)
+      OpenAI Responses  "output:<o>:content:<c>" (output_text, refusal, reasoning_text of output item o,
+                        content part c), "output:<o>:summary:<s>" (reasoning summary s), "output:<o>"
+                        (function_call arguments, custom_tool_call input)
+      Anthropic         "block:<index>" (text, thinking or tool input JSON of one content block)
+      Gemini            "candidate:<i>" (answer text), "candidate:<i>:thought" (thought summaries),
+                        "candidate:<i>:part:<k>" (functionCall args of part k),
+                        "candidate:<i>:args:<jsonPath>" (a streamed partialArgs string value)
+
+    kind says what the text is and how it adds to its channel:
+      "text", "thinking"               appended to the channel (plain text)
+      "tool_call_arguments"            appended to the channel (JSON text fragments)
+      "text_done"                      repeats the whole channel's text so far (Responses API *.done
+      "tool_call_arguments_done"       events, content_part.done, output_item.done, response.completed):
+                                       rewrite it to what the client was actually sent. text_done serves
+                                       every prose channel (answer, refusal and reasoning alike). Some
+                                       servers (LM Studio) send a call's arguments only here, no deltas.
+      "tool_call_arguments_object"     one complete JSON object as JSON text (Gemini functionCall args;
+                                       the input an Anthropic tool_use start block carries whole); a
+                                       replacement is parsed back to an object (kept as a string if it is
+                                       not a JSON object). Never split or hold part of it back.
+      "tool_call_argument_string"      raw (unescaped) pieces of one string-valued argument (Vertex AI
+                                       partialArgs stringValue), appended to the channel
+    """
+
+    channel: str
+    kind: str
+    text: str
+
+
 @dataclass(slots=True)
 class RequestRewrite:
     """Changes the decision asks for; an adapter applies them in its own body format."""
@@ -166,6 +204,25 @@ class ProviderAdapter(Protocol):
 
     def parse_stream_event(self, event: SSEEvent, response: LLMResponse) -> None:
         """Fold one SSE event into response (text deltas, tool-call fragments, usage, errors)."""
+        ...
+
+    def stream_texts(self, event: SSEEvent) -> list[StreamText]:
+        """The text deltas this event carries, in order; [] for events without any (pings, usage, [DONE]),
+        and for data that is not JSON or has an unexpected shape. Never raises."""
+        ...
+
+    def rewrite_stream_event(self, event: SSEEvent, texts: list[str]) -> bytes:
+        """The event re-encoded as SSE bytes (its `event:` line if it had one, `data: <json>`, blank line),
+        with the i-th text delta of stream_texts(event) replaced by texts[i]. Everything else in the JSON is
+        kept as it was (ids, indexes, finish reasons, usage), except token logprobs that describe a text
+        that changed, which are dropped (they would repeat the original text token by token). Unchanged
+        texts give exactly encode_event(event). ValueError when len(texts) differs from
+        len(stream_texts(event)) or a text is not a str: the caller's bug, not the provider's."""
+        ...
+
+    def encode_event(self, event: SSEEvent) -> bytes:
+        """An unchanged event re-encoded as SSE bytes in this provider's framing (for events released later
+        than they arrived): its data kept verbatim, one `data: ` line per data line."""
         ...
 
     def error_body(self, status: int, message: str, code: str) -> bytes:

@@ -9,26 +9,33 @@ a list is expected (the API's examples send "contents": {...}); both are read he
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from ._common import (
+    OBJECT_KIND,
     ROLES,
+    Slot,
     add_part,
     as_int,
     cap_tokens,
     dotted,
     dumps,
+    encode_sse,
     error_message,
     first_key,
     get_dict,
     get_list,
     get_str,
+    index_of,
     json_text,
     load_event,
     optional_int,
     require_object,
+    rewrite_slots,
+    slot_texts,
     sse_event,
     status_lookup,
+    str_slot,
 )
 from .base import (
     JsonPath,
@@ -38,6 +45,7 @@ from .base import (
     RequestRewrite,
     Route,
     SSEEvent,
+    StreamText,
     TextPart,
     ToolCall,
     Usage,
@@ -50,6 +58,7 @@ _STATUS |= {503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 _MODEL_IN_PATH = re.compile(r"^(/v1(?:beta)?/models/)([^/:?]+)(?=:)")
 _DECLARATIONS = ("functionDeclarations", "function_declarations")
 _JSON_PATH_STEP = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_CRLF = b"\r\n"  # the API ends its SSE lines with \r\n
 _OPEN_CALL = "open_call"  # stream_state: the arguments of a function call whose parts are still streaming
 
 
@@ -232,6 +241,19 @@ class GeminiAdapter:
         if data is not None:
             _fold(data, response)
 
+    def stream_texts(self, event: SSEEvent) -> list[StreamText]:
+        """Per candidate: text parts (channel candidate:<i>), thought parts (candidate:<i>:thought),
+        functionCall args as JSON text (candidate:<i>:part:<k>) and streamed partialArgs string values
+        (candidate:<i>:args:<jsonPath>)."""
+        return slot_texts(event, _stream_slots)
+
+    def rewrite_stream_event(self, event: SSEEvent, texts: list[str]) -> bytes:
+        return rewrite_slots(event, texts, _stream_slots, _CRLF)
+
+    def encode_event(self, event: SSEEvent) -> bytes:
+        """data: ... lines ending in \r\n, as the API sends them."""
+        return encode_sse(event, _CRLF)
+
     def error_body(self, status: int, message: str, code: str) -> bytes:
         """{"error": {code, message, status, details}}: google-genai raises ClientError / ServerError."""
         return dumps(_error(status, message, code))
@@ -239,6 +261,43 @@ class GeminiAdapter:
     def stream_error_event(self, status: int, message: str, code: str) -> bytes:
         """A data event whose JSON starts with "error": google-genai raises it mid-stream by error.code."""
         return sse_event(_error(status, message, code))
+
+
+def _stream_slots(data: dict[str, Any]) -> list[Slot]:
+    slots: list[Slot] = []
+    for position, candidate in enumerate(get_list(data, "candidates")):
+        if not isinstance(candidate, dict):
+            continue
+        i = index_of(candidate, "index", position)
+        clear = _logprobs_dropper(candidate)
+        for k, part in enumerate(get_list(get_dict(candidate, "content"), "parts")):
+            if not isinstance(part, dict):
+                continue
+            if part.get("thought"):
+                str_slot(part, "text", f"candidate:{i}:thought", "thinking", slots, clear)
+            else:
+                str_slot(part, "text", f"candidate:{i}", "text", slots, clear)
+            call = part.get("functionCall")
+            if not isinstance(call, dict):
+                continue
+            if isinstance(call.get("args"), dict):
+                slots.append(Slot(call, "args", f"candidate:{i}:part:{k}", OBJECT_KIND))
+            for partial in get_list(call, "partialArgs"):
+                path = get_str(partial, "jsonPath")
+                if path:
+                    str_slot(partial, "stringValue", f"candidate:{i}:args:{path}", "tool_call_argument_string", slots)
+    return slots
+
+
+def _logprobs_dropper(candidate: dict[str, Any]) -> Callable[[], None] | None:
+    """A callback that drops a candidate's logprobsResult, whose tokens would repeat a rewritten text."""
+    if "logprobsResult" not in candidate:
+        return None
+
+    def drop() -> None:
+        candidate.pop("logprobsResult", None)
+
+    return drop
 
 
 def _fold(body: dict[str, Any], response: LLMResponse) -> None:

@@ -8,20 +8,23 @@ API's own shapes live in openai_responses.py; this module holds the adapter and 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Callable
 
 from . import openai_responses as responses_api
 from ._common import (
     ROLES,
+    Slot,
     add_part,
     as_int,
     cap_tokens,
     dumps,
+    encode_sse,
     error_message,
     filter_named,
     get_dict,
     get_list,
     get_str,
+    index_of,
     json_text,
     load_event,
     optional_bool,
@@ -29,15 +32,28 @@ from ._common import (
     optional_list,
     require_model,
     require_object,
+    rewrite_slots,
     set_model,
+    slot_texts,
     sse_event,
     start_stream_tool,
     status_lookup,
+    str_slot,
     stream_tool,
     tool_names,
     walk_text_blocks,
 )
-from .base import LLMRequest, LLMResponse, RequestError, RequestRewrite, Route, SSEEvent, ToolCall, Usage
+from .base import (
+    LLMRequest,
+    LLMResponse,
+    RequestError,
+    RequestRewrite,
+    Route,
+    SSEEvent,
+    StreamText,
+    ToolCall,
+    Usage,
+)
 from .openai_responses import tool_name
 
 _CHAT_TEXT = frozenset({"text"})
@@ -270,6 +286,20 @@ class OpenAIAdapter:
         if isinstance(usage, dict):
             response.usage.merge(_usage(usage))
 
+    # --- streamed text ---
+
+    def stream_texts(self, event: SSEEvent) -> list[StreamText]:
+        """Chat: delta content, refusal, reasoning and tool-call arguments per choice. Responses API: text,
+        refusal, reasoning and argument deltas, and the *.done events and snapshots that repeat them."""
+        return slot_texts(event, _stream_slots)
+
+    def rewrite_stream_event(self, event: SSEEvent, texts: list[str]) -> bytes:
+        return rewrite_slots(event, texts, _stream_slots)
+
+    def encode_event(self, event: SSEEvent) -> bytes:
+        """data: ... and a blank line ([DONE] included); event: lines (the Responses API's) kept."""
+        return encode_sse(event)
+
     # --- errors ---
 
     def error_body(self, status: int, message: str, code: str) -> bytes:
@@ -320,6 +350,47 @@ def _chat_delta(choice: dict[str, Any], response: LLMResponse) -> None:
     reason = get_str(choice, "finish_reason")
     if reason:
         response.finish_reason = reason
+
+
+def _stream_slots(data: dict[str, Any]) -> list[Slot]:
+    kind = data.get("type")
+    if isinstance(kind, str) and kind.startswith("response."):
+        return responses_api.stream_slots(kind, data)
+    slots: list[Slot] = []
+    for position, choice in enumerate(get_list(data, "choices")):
+        if isinstance(choice, dict):
+            _chat_slots(choice, index_of(choice, "index", position), slots)
+    return slots
+
+
+def _chat_slots(choice: dict[str, Any], i: int, slots: list[Slot]) -> None:
+    """One chunk choice's texts: content, refusal, reasoning (OpenAI-compatible servers), tool arguments."""
+    delta = get_dict(choice, "delta")
+    clear = _logprobs_dropper(choice)
+    str_slot(delta, "content", f"choice:{i}", "text", slots, clear)
+    str_slot(delta, "refusal", f"choice:{i}:refusal", "text", slots, clear)
+    for key in ("reasoning_content", "reasoning"):
+        str_slot(delta, key, f"choice:{i}:reasoning", "thinking", slots)
+    for fragment in get_list(delta, "tool_calls"):
+        if not isinstance(fragment, dict):
+            continue
+        slot = as_int(fragment.get("index"))
+        tool = slot if slot is not None else get_str(fragment, "id") or ""
+        fn = get_dict(fragment, "function") or get_dict(fragment, "custom")
+        field = "arguments" if "arguments" in fn else "input"
+        str_slot(fn, field, f"choice:{i}:tool:{tool}", "tool_call_arguments", slots)
+    str_slot(get_dict(delta, "function_call"), "arguments", f"choice:{i}:function_call", "tool_call_arguments", slots)
+
+
+def _logprobs_dropper(choice: dict[str, Any]) -> Callable[[], None] | None:
+    """A callback that drops a choice's token logprobs, which would repeat a rewritten text token by token."""
+    if choice.get("logprobs") is None:
+        return None
+
+    def drop() -> None:
+        choice["logprobs"] = None
+
+    return drop
 
 
 class AzureOpenAIAdapter(OpenAIAdapter):

@@ -6,20 +6,23 @@ credential and error format.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from ._common import (
     ROLES,
+    Slot,
     add_part,
     as_int,
     error_message,
     get_dict,
     get_list,
     get_str,
+    index_of,
     optional_int,
     optional_list,
     require_object,
     start_stream_tool,
+    str_slot,
     stream_tool,
     tool_names,
     walk_text_blocks,
@@ -31,6 +34,25 @@ _TOOL_ITEMS = {"function_call": "arguments", "custom_tool_call": "input"}  # ite
 _RESPONSE_EVENTS = frozenset(
     {"response.created", "response.in_progress", "response.completed", "response.incomplete", "response.failed"}
 )
+# Stream events that carry one text of one channel: event type -> (field, channel part, kind). The channel
+# part says which index names the channel inside the output item: content_index, summary_index, or none
+# (the item itself: a tool call's arguments). *.done events repeat the channel's whole text.
+_TEXT_EVENTS: dict[str, tuple[str, str | None, str]] = {
+    "response.output_text.delta": ("delta", "content", "text"),
+    "response.refusal.delta": ("delta", "content", "text"),
+    "response.reasoning_text.delta": ("delta", "content", "thinking"),
+    "response.reasoning_summary_text.delta": ("delta", "summary", "thinking"),
+    "response.function_call_arguments.delta": ("delta", None, "tool_call_arguments"),
+    "response.custom_tool_call_input.delta": ("delta", None, "tool_call_arguments"),
+    "response.output_text.done": ("text", "content", "text_done"),
+    "response.refusal.done": ("refusal", "content", "text_done"),
+    "response.reasoning_text.done": ("text", "content", "text_done"),
+    "response.reasoning_summary_text.done": ("text", "summary", "text_done"),
+    "response.function_call_arguments.done": ("arguments", None, "tool_call_arguments_done"),
+    "response.custom_tool_call_input.done": ("input", None, "tool_call_arguments_done"),
+}
+# Events that carry a whole Response (its output items repeat every channel's text so far).
+_SNAPSHOT_EVENTS = _RESPONSE_EVENTS | {"response.queued"}
 
 
 def tool_name(tool: dict[str, Any]) -> Any:
@@ -165,3 +187,80 @@ def _status(body: dict[str, Any], response: LLMResponse) -> None:
         response.finish_reason = status
     if isinstance(body.get("error"), (dict, str)):
         response.error = error_message(body["error"])
+
+
+# --- streamed text (stream_texts / rewrite_stream_event): where each event keeps its text ---
+
+
+def stream_slots(kind: str, data: dict[str, Any]) -> list[Slot]:
+    """The texts of one Responses API stream event, with their channels (see StreamText).
+
+    Deltas add to a channel; *.done events, content_part.done, output_item.done and the Response
+    snapshots (response.completed, ...) repeat it, as kind text_done / tool_call_arguments_done. The
+    *.added events open a channel with its first text (usually empty), so they count as deltas.
+    """
+    slots: list[Slot] = []
+    spec = _TEXT_EVENTS.get(kind)
+    output = index_of(data, "output_index", 0)
+    if spec is not None:
+        field, sub, text_kind = spec
+        str_slot(data, field, _channel(output, sub, data), text_kind, slots, _clear_logprobs(data))
+    elif kind in ("response.content_part.added", "response.content_part.done"):
+        channel = f"output:{output}:content:{index_of(data, 'content_index', 0)}"
+        _part_slot(get_dict(data, "part"), channel, kind.endswith(".done"), slots)
+    elif kind in ("response.reasoning_summary_part.added", "response.reasoning_summary_part.done"):
+        done = kind.endswith(".done")
+        channel = f"output:{output}:summary:{index_of(data, 'summary_index', 0)}"
+        str_slot(get_dict(data, "part"), "text", channel, "text_done" if done else "thinking", slots)
+    elif kind in ("response.output_item.added", "response.output_item.done"):
+        _item_slots(get_dict(data, "item"), output, kind.endswith(".done"), slots)
+    elif kind in _SNAPSHOT_EVENTS:
+        for position, item in enumerate(get_list(get_dict(data, "response"), "output")):
+            _item_slots(item, position, True, slots)
+    return slots
+
+
+def _channel(output: int, sub: str | None, data: dict[str, Any]) -> str:
+    if sub is None:
+        return f"output:{output}"
+    return f"output:{output}:{sub}:{index_of(data, sub + '_index', 0)}"
+
+
+def _clear_logprobs(obj: dict[str, Any]) -> Callable[[], None] | None:
+    """A callback that empties obj's token logprobs, which would repeat a rewritten text token by token."""
+    if not get_list(obj, "logprobs"):
+        return None
+
+    def clear() -> None:
+        obj["logprobs"] = []
+
+    return clear
+
+
+def _part_slot(part: dict[str, Any], channel: str, done: bool, slots: list[Slot]) -> None:
+    """A message content part (output_text, refusal) or a reasoning_text part."""
+    part_kind = get_str(part, "type")
+    if part_kind == "output_text":
+        str_slot(part, "text", channel, "text_done" if done else "text", slots, _clear_logprobs(part))
+    elif part_kind == "refusal":
+        str_slot(part, "refusal", channel, "text_done" if done else "text", slots)
+    elif part_kind == "reasoning_text":
+        str_slot(part, "text", channel, "text_done" if done else "thinking", slots)
+
+
+def _item_slots(item: dict[str, Any], output: int, done: bool, slots: list[Slot]) -> None:
+    """The texts of one output item (a message, reasoning, or a function / custom tool call)."""
+    item_kind = get_str(item, "type")
+    if item_kind == "message":
+        for c, part in enumerate(get_list(item, "content")):
+            if isinstance(part, dict):
+                _part_slot(part, f"output:{output}:content:{c}", done, slots)
+    elif item_kind == "reasoning":
+        for s, part in enumerate(get_list(item, "summary")):
+            str_slot(part, "text", f"output:{output}:summary:{s}", "text_done" if done else "thinking", slots)
+        for c, part in enumerate(get_list(item, "content")):
+            if isinstance(part, dict):
+                _part_slot(part, f"output:{output}:content:{c}", done, slots)
+    elif item_kind in _TOOL_ITEMS:
+        kind = "tool_call_arguments_done" if done else "tool_call_arguments"
+        str_slot(item, _TOOL_ITEMS[item_kind], f"output:{output}", kind, slots)

@@ -100,6 +100,10 @@ def audit_event(
     user_agent: str | None = None,
     error: ErrorFields | None = None,
     content: ContentFields | None = None,
+    findings: dict[str, int] | None = None,
+    output_findings: dict[str, int] | None = None,
+    redacted: int | None = None,
+    output_redacted: int | None = None,
 ) -> dict[str, Any]:
     """One exchange's AuditEvent as a dict keyed by the proto's field names.
 
@@ -127,6 +131,10 @@ def audit_event(
         "user_agent": user_agent,
         "error": error,
         "content": content,
+        "findings": findings or None,
+        "output_findings": output_findings or None,
+        "redacted": redacted or None,
+        "output_redacted": output_redacted or None,
     }
 
 

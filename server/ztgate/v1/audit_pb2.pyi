@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AuditEvent(_message.Message):
-    __slots__ = ("schema_version", "time", "request_id", "trace_id", "span_id", "identity", "provider", "operation", "model", "response_model", "stream", "decision", "status", "latency_ms", "upstream_latency_ms", "usage", "source_address", "user_agent", "error", "content")
+    __slots__ = ("schema_version", "time", "request_id", "trace_id", "span_id", "identity", "provider", "operation", "model", "response_model", "stream", "decision", "status", "latency_ms", "upstream_latency_ms", "usage", "source_address", "user_agent", "error", "content", "findings", "output_findings", "redacted", "output_redacted")
     class Identity(_message.Message):
         __slots__ = ("subject", "method", "groups", "key_id")
         SUBJECT_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +60,20 @@ class AuditEvent(_message.Message):
         prompt: _containers.RepeatedScalarFieldContainer[str]
         output: _containers.RepeatedScalarFieldContainer[str]
         def __init__(self, prompt: _Optional[_Iterable[str]] = ..., output: _Optional[_Iterable[str]] = ...) -> None: ...
+    class FindingsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class OutputFindingsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     SCHEMA_VERSION_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +94,10 @@ class AuditEvent(_message.Message):
     USER_AGENT_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    REDACTED_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_REDACTED_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     time: _timestamp_pb2.Timestamp
     request_id: str
@@ -100,4 +118,8 @@ class AuditEvent(_message.Message):
     user_agent: str
     error: AuditEvent.Error
     content: AuditEvent.Content
-    def __init__(self, schema_version: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., identity: _Optional[_Union[AuditEvent.Identity, _Mapping]] = ..., provider: _Optional[str] = ..., operation: _Optional[str] = ..., model: _Optional[str] = ..., response_model: _Optional[str] = ..., stream: _Optional[bool] = ..., decision: _Optional[_Union[AuditEvent.Decision, _Mapping]] = ..., status: _Optional[int] = ..., latency_ms: _Optional[float] = ..., upstream_latency_ms: _Optional[float] = ..., usage: _Optional[_Union[AuditEvent.Usage, _Mapping]] = ..., source_address: _Optional[str] = ..., user_agent: _Optional[str] = ..., error: _Optional[_Union[AuditEvent.Error, _Mapping]] = ..., content: _Optional[_Union[AuditEvent.Content, _Mapping]] = ...) -> None: ...
+    findings: _containers.ScalarMap[str, int]
+    output_findings: _containers.ScalarMap[str, int]
+    redacted: int
+    output_redacted: int
+    def __init__(self, schema_version: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., identity: _Optional[_Union[AuditEvent.Identity, _Mapping]] = ..., provider: _Optional[str] = ..., operation: _Optional[str] = ..., model: _Optional[str] = ..., response_model: _Optional[str] = ..., stream: _Optional[bool] = ..., decision: _Optional[_Union[AuditEvent.Decision, _Mapping]] = ..., status: _Optional[int] = ..., latency_ms: _Optional[float] = ..., upstream_latency_ms: _Optional[float] = ..., usage: _Optional[_Union[AuditEvent.Usage, _Mapping]] = ..., source_address: _Optional[str] = ..., user_agent: _Optional[str] = ..., error: _Optional[_Union[AuditEvent.Error, _Mapping]] = ..., content: _Optional[_Union[AuditEvent.Content, _Mapping]] = ..., findings: _Optional[_Mapping[str, int]] = ..., output_findings: _Optional[_Mapping[str, int]] = ..., redacted: _Optional[int] = ..., output_redacted: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,382 @@
+"""Prompt injection and jailbreak detection: phrase rules plus a small linear model, pure Python.
+
+Two kinds of evidence, combined into one score in 0..1:
+
+* **Rules** (detect/injection_rules.py): phrases per technique and language (English, German, French,
+  Spanish; the core override phrase in Italian, Portuguese and Dutch), each with a weight. A rule is
+  tried only at the words that can start it (an anchored match at a token), so a text costs one
+  tokenisation and a handful of anchored attempts, linear in its length.
+* **Model**: logistic regression over word unigrams, word bigrams and character 3-5-grams of words,
+  trained by scripts/train_injection.py on the training half of the corpora in ../shared/corpora and
+  shipped as detect/models/injection.json (weights only; no download, no numpy at run time). Texts
+  longer than `window_tokens` words are scored per window (the highest window counts), so an
+  instruction buried in a long document is not averaged away.
+
+Combination (noisy-OR of independent evidence): rule matches that do not overlap combine as
+1 - prod(1 - weight); the model's probability is calibrated so that 0.5 is its operating point; the
+text's score is 1 - (1 - rules)(1 - model). The detector reports findings when the score reaches the
+threshold (default 0.5): one per technique whose own evidence (its rules with the model) reaches it,
+typed by technique ("instruction_override", "jailbreak_persona", "prompt_extraction",
+"role_delimiter", "indirect_injection"), or "injection_classifier" when only the model fired.
+
+`score(text)` is the number the policy compares with its own threshold; the scanner calls it right
+after `scan` on the same text, so the last analysis is memoised (one entry).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from itertools import accumulate, islice, repeat
+from functools import lru_cache
+from pathlib import Path
+
+import orjson
+import regex
+
+from .base import Finding
+from .injection_rules import RULES, TECHNIQUES
+
+MODEL_PATH = Path(__file__).with_name("models") / "injection.json"
+MODEL_FORMAT = "ztgate-injection-linear/1"
+DEFAULT_THRESHOLD = 0.5
+CLASSIFIER_TYPE = "injection_classifier"
+
+# Words: what both the rules' dispatch and the model see (lowercased).
+_TOKEN = regex.compile(r"\w+")
+_SPLIT = regex.compile(r"(\w+)")  # separators and words alternate; their lengths give word offsets
+_WORD_CACHE_MAX = 200_000  # word -> model contribution and word -> candidate rules, per process
+# An anchored rule may not match more than this many characters after the word it starts at. Every
+# rule is far shorter; the bound keeps each attempt constant-time (the `regex` engine otherwise looks
+# ahead for a pattern's required literal through the rest of the text, which made many attempts on a
+# long text quadratic).
+MATCH_WINDOW = 600
+
+
+# --- model features (shared with scripts/train_injection.py, which must featurise identically) ---------
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    char_min: int = 3
+    char_max: int = 5
+    max_word_chars: int = 30  # longer tokens (hashes, base64) get no character n-grams
+
+
+def char_ngrams(word: str, spec: FeatureSpec) -> list[str]:
+    """The character n-grams of one word, padded with a space at each end (repeats kept)."""
+    if len(word) > spec.max_word_chars:
+        return []
+    padded = f" {word} "
+    size = len(padded)
+    return [padded[i : i + n] for n in range(spec.char_min, spec.char_max + 1) for i in range(size - n + 1)]
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+def features(text: str, spec: FeatureSpec = FeatureSpec()) -> dict[str, float]:
+    """The model's feature vector of a whole text: counts of "w:"word, "b:"bigram, "c:"char n-gram,
+    scaled by 1/sqrt(words + 1). Training uses this; inference computes the same dot product faster."""
+    return window_features(tokenize(text), spec)
+
+
+def window_features(words: list[str], spec: FeatureSpec = FeatureSpec()) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for w in words:
+        key = "w:" + w
+        counts[key] = counts.get(key, 0.0) + 1.0
+        for g in char_ngrams(w, spec):
+            key = "c:" + g
+            counts[key] = counts.get(key, 0.0) + 1.0
+    for a, b in zip(words, words[1:]):
+        key = f"b:{a} {b}"
+        counts[key] = counts.get(key, 0.0) + 1.0
+    scale = 1.0 / math.sqrt(len(words) + 1)
+    return {k: v * scale for k, v in counts.items()}
+
+
+class LinearModel:
+    """Logistic regression over `features`, from the shipped weights file."""
+
+    def __init__(self, data: dict) -> None:
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"injection model: unknown format {data.get('format')!r}")
+        f = data["features"]
+        self.spec = FeatureSpec(int(f["char_min"]), int(f["char_max"]), int(f["max_word_chars"]))
+        self.window = int(data["window_tokens"])
+        q = float(data["quantum"])  # weights are stored as integers times this
+        self.bias = float(data["bias"])
+        self.offset = float(data["offset"])  # logit of the operating point (probability 0.5 there)
+        self.unigrams = {k: v * q for k, v in data["unigrams"].items()}
+        self.bigrams = {k: v * q for k, v in data["bigrams"].items()}
+        self.chars = {k: v * q for k, v in data["chars"].items()}
+        self.meta = data.get("meta", {})
+        self._word: dict[str, float] = {}
+
+    @classmethod
+    def load(cls, path: Path) -> LinearModel:
+        return cls(orjson.loads(path.read_bytes()))
+
+    def word_weight(self, word: str) -> float:
+        """Unigram weight plus the weights of the word's character n-grams (cached per word)."""
+        cached = self._word.get(word)
+        if cached is not None:
+            return cached
+        get = self.chars.get
+        value = self.unigrams.get(word, 0.0) + sum(get(g, 0.0) for g in char_ngrams(word, self.spec))
+        if len(self._word) >= _WORD_CACHE_MAX:
+            self._word.clear()
+        self._word[word] = value
+        return value
+
+    def _per_word(self, words: list[str]) -> list[float]:
+        values = list(map(self._word.get, words))  # C speed when every word is cached
+        if None in values:
+            ww = self.word_weight
+            values = [ww(w) if v is None else v for w, v in zip(words, values)]
+        return values
+
+    def logit(self, words: list[str]) -> tuple[float, int, int]:
+        """(best window's logit before calibration, its first word, its end word index)."""
+        n = len(words)
+        per_word = self._per_word(words)
+        # pair[i] = weight of the bigram (words[i], words[i+1])
+        pairs = map(" ".join, zip(words, islice(words, 1, None)))
+        if n <= self.window:
+            total = sum(per_word) + sum(map(self.bigrams.get, pairs, repeat(0.0)))
+            return self.bias + total / math.sqrt(n + 1), 0, n
+        pair = list(map(self.bigrams.get, pairs, repeat(0.0)))
+        # Windows of `window` words, half overlapping; prefix sums keep it linear.
+        pw = [0.0]
+        for v in per_word:
+            pw.append(pw[-1] + v)
+        pp = [0.0]
+        for v in pair:
+            pp.append(pp[-1] + v)
+        size, step = self.window, max(self.window // 2, 1)
+        norm = 1.0 / math.sqrt(size + 1)
+        best, best_at = -math.inf, 0
+        starts = list(range(0, n - size + 1, step))
+        if starts[-1] != n - size:
+            starts.append(n - size)
+        for a in starts:
+            b = a + size
+            z = (pw[b] - pw[a] + pp[b - 1] - pp[a]) * norm
+            if z > best:
+                best, best_at = z, a
+        return self.bias + best, best_at, best_at + size
+
+    def probability(self, logit: float) -> float:
+        """Calibrated: 0.5 at the operating point chosen in training."""
+        z = logit - self.offset
+        if z < -60:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-z))
+
+
+@lru_cache(maxsize=4)
+def _load_model(path: str) -> LinearModel:
+    return LinearModel.load(Path(path))
+
+
+# --- rules ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _CompiledRule:
+    id: str
+    technique: str
+    weight: float
+    pattern: regex.Pattern
+
+
+@dataclass(frozen=True, slots=True)
+class _RuleSet:
+    rules: tuple[_CompiledRule, ...]
+    # first two letters of a word (or the whole 1-letter word) -> [(rule index, prefix, exact?)]
+    by_key: dict[str, tuple[tuple[int, str, bool], ...]]
+    # rules searched over the whole text when one of their gate strings occurs (lowercase)
+    searched: tuple[tuple[int, tuple[str, ...]], ...]
+
+
+def _compile_rules(rules=RULES) -> _RuleSet:
+    compiled: list[_CompiledRule] = []
+    by_key: dict[str, list[tuple[int, str, bool]]] = {}
+    searched: list[tuple[int, tuple[str, ...]]] = []
+    for i, rule in enumerate(rules):
+        if rule.technique not in TECHNIQUES:
+            raise ValueError(f"injection rule {rule.id}: unknown technique {rule.technique}")
+        flags = regex.V0 if rule.id.endswith(":cs") else regex.V0 | regex.IGNORECASE
+        compiled.append(_CompiledRule(rule.id, rule.technique, rule.weight, regex.compile(rule.pattern, flags)))
+        gates = []
+        for start in rule.starts.split():
+            if start.startswith("~"):
+                gates.append(start[1:].lower())
+                continue
+            exact = start.startswith("=")
+            word = start.lstrip("=").lower()
+            key = word if len(word) < 2 else word[:2]
+            if not exact and len(word) < 2:
+                raise ValueError(f"injection rule {rule.id}: prefix {start!r} is too short")
+            by_key.setdefault(key, []).append((i, word, exact))
+        if gates:
+            searched.append((i, tuple(gates)))
+    return _RuleSet(tuple(compiled), {k: tuple(v) for k, v in by_key.items()}, tuple(searched))
+
+
+@lru_cache(maxsize=1)
+def _default_rules() -> _RuleSet:
+    return _compile_rules()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    rule: str
+    technique: str
+    weight: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """Everything the detector concluded about one text."""
+
+    score: float  # combined, 0..1
+    rule_score: float
+    model_score: float  # calibrated probability (0.5 at the operating point)
+    matches: tuple[RuleMatch, ...]
+    model_span: tuple[int, int]  # the scored window in the text (the whole text unless it is long)
+
+
+def _noisy_or(matches: list[RuleMatch]) -> float:
+    """Non-overlapping matches combine as independent evidence; overlapping ones count once (best)."""
+    kept: list[RuleMatch] = []
+    for m in sorted(matches, key=lambda m: -m.weight):
+        if all(m.end <= k.start or m.start >= k.end for k in kept):
+            kept.append(m)
+    rest = 1.0
+    for m in kept:
+        rest *= 1.0 - m.weight
+    return 1.0 - rest
+
+
+class InjectionDetector:
+    """Detector "injection". Stateless apart from per-process caches; share one per worker."""
+
+    name = "injection"
+
+    def __init__(self, threshold: float = DEFAULT_THRESHOLD, model_path: Path | str | None = MODEL_PATH) -> None:
+        if not 0.0 < threshold <= 1.0:
+            raise ValueError("injection threshold must be in (0, 1]")
+        self.threshold = threshold
+        self._rules = _default_rules()
+        self._model = _load_model(str(model_path)) if model_path is not None else None
+        self._rule_cache: dict[str, tuple[tuple[int, ...], ...]] = {}
+        self._memo: tuple[str, Analysis] | None = None
+
+    # -- public API --
+
+    def scan(self, text: str, direction: str = "input") -> list[Finding]:
+        a = self.analyze(text)
+        if a.score < self.threshold:
+            return []
+        return self._findings(a, len(text))
+
+    def score(self, text: str) -> float:
+        return self.analyze(text).score
+
+    def analyze(self, text: str) -> Analysis:
+        memo = self._memo
+        if memo is not None and (memo[0] is text or memo[0] == text):
+            return memo[1]
+        a = self._analyze(text)
+        self._memo = (text, a)
+        return a
+
+    # -- internals --
+
+    def _analyze(self, text: str) -> Analysis:
+        if not text:
+            return Analysis(0.0, 0.0, 0.0, (), (0, 0))
+        low = text.lower()
+        if len(low) == len(text):
+            parts = _SPLIT.split(low)  # [sep, word, sep, word, ..., sep]
+            words = parts[1::2]
+            starts = list(islice(accumulate(map(len, parts)), 0, None, 2))[: len(words)]
+        else:  # lowercasing changed the length (e.g. "İ"): offsets from the original text
+            words, starts = [], []
+            for m in _TOKEN.finditer(text):
+                words.append(m.group().lower())
+                starts.append(m.start())
+        matches = self._match_rules(text, low, words, starts)
+        rule_score = _noisy_or(matches) if matches else 0.0
+        model_score, span = 0.0, (0, len(text))
+        if self._model is not None and words:
+            z, a, b = self._model.logit(words)
+            model_score = self._model.probability(z)
+            if b - a < len(words):
+                end_word = b - 1
+                span = (starts[a], starts[end_word] + len(words[end_word]))
+        score = 1.0 - (1.0 - rule_score) * (1.0 - model_score)
+        return Analysis(score, rule_score, model_score, tuple(matches), span)
+
+    def _candidates(self, word: str) -> tuple[int, ...]:
+        cache = self._rule_cache
+        hit = cache.get(word)
+        if hit is not None:
+            return hit
+        entries = self._rules.by_key.get(word if len(word) < 2 else word[:2], ())
+        found = tuple(sorted({i for i, w, exact in entries if (word == w if exact else word.startswith(w))}))
+        if len(cache) >= _WORD_CACHE_MAX:
+            cache.clear()
+        cache[word] = found
+        return found
+
+    def _match_rules(self, text: str, low: str, words: list[str], starts: list[int]) -> list[RuleMatch]:
+        rules = self._rules.rules
+        done: set[int] = set()
+        out: list[RuleMatch] = []
+        cand = self._candidates
+        size = len(text)
+        for word, pos in zip(words, starts):
+            for i in cand(word):
+                if i in done:
+                    continue
+                m = rules[i].pattern.match(text, pos, min(size, pos + MATCH_WINDOW))
+                if m is not None and m.end() > m.start():
+                    r = rules[i]
+                    out.append(RuleMatch(r.id, r.technique, r.weight, m.start(), m.end()))
+                    done.add(i)
+        for i, gates in self._rules.searched:
+            if i in done or not any(g in low for g in gates):
+                continue
+            m = rules[i].pattern.search(text)
+            if m is not None and m.end() > m.start():
+                r = rules[i]
+                out.append(RuleMatch(r.id, r.technique, r.weight, m.start(), m.end()))
+        return out
+
+    def _findings(self, a: Analysis, length: int) -> list[Finding]:
+        by_tech: dict[str, list[RuleMatch]] = {}
+        for m in a.matches:
+            by_tech.setdefault(m.technique, []).append(m)
+        keep: list[tuple[str, float, int, int]] = []
+        for tech, ms in by_tech.items():
+            s = 1.0 - (1.0 - _noisy_or(ms)) * (1.0 - a.model_score)
+            best = max(ms, key=lambda m: (m.weight, -m.start))
+            if s >= self.threshold:
+                keep.append((tech, s, best.start, best.end))
+        if not keep:
+            if by_tech:  # several weak techniques together: report the strongest, with the total
+                tech, ms = max(by_tech.items(), key=lambda kv: _noisy_or(kv[1]))
+                best = max(ms, key=lambda m: (m.weight, -m.start))
+                keep.append((tech, a.score, best.start, best.end))
+            else:
+                keep.append((CLASSIFIER_TYPE, a.score, a.model_span[0], a.model_span[1]))
+        return [
+            Finding(self.name, tech, "high" if s >= 0.9 else "medium", round(s, 4), start, end)
+            for tech, s, start, end in sorted(keep, key=lambda k: (k[2], k[0]))
+        ]

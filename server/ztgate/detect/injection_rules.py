@@ -1,0 +1,570 @@
+"""Phrase rules for the injection detector: one entry per technique, language and phrasing.
+
+Each rule is (id, technique, weight, pattern). The id starts with the language ("en", "de", "fr",
+"es", "xx" for language-neutral markup). `weight` is how sure one match makes us (0..1); the detector
+combines the weights of the rules that match with the model's probability as independent evidence
+(noisy-OR), so a weight >= the detector's threshold (0.5 by default) fires on its own and a weaker rule
+needs support from the model or from another rule.
+
+Patterns are `regex` syntax, compiled once with IGNORECASE (unless the id ends in ":cs") and matched
+against the text as given (the scanner has already removed invisible characters and folded
+homoglyphs). Every gap between words is bounded (`{0,n}` of possessive word/non-word runs), so no
+pattern backtracks more than a constant per position: matching is linear in the text.
+
+Techniques (the Finding type): instruction_override, jailbreak_persona, prompt_extraction,
+role_delimiter, indirect_injection.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+# --- building blocks --------------------------------------------------------------------------------
+
+# Up to n words between two phrases (lazy, possessive runs: constant work per attempt).
+def gap(n: int) -> str:
+    return rf"(?:[^\w\n]++\w++){{0,{n}}}?[^\w\n]++"
+
+
+G1, G2, G3, G4, G6 = gap(1), gap(2), gap(3), gap(4), gap(6)
+S = r"[\s\-_*#=>:.,;'\"`|\[\](){}]*+"  # a separator run between marker words
+APOS = r"['’`]"
+
+# English
+# Verbs that set instructions aside. CORE ones are rarely said of anything else; DESTRUCTIVE ones
+# (delete, clear, reset, ...) are everyday words in technical text, so their rules ask for more.
+EN_IGNORE_WORD = (
+    r"(?:ignor(?:e|es|ed|ing)|disregard(?:s|ed|ing)?|forget(?:s|ting)?|forgot|skip|omit|discard|disobey|"
+    r"rescind|revoke|nullify|negate|invalidate|overrid(?:e|es|ing)|overrule|bypass|abandon|neglect|dismiss|"
+    r"nevermind)"
+)
+EN_IGNORE = (
+    r"(?:" + EN_IGNORE_WORD + r"|throw\s+away|put\s+aside|set\s+aside|do\s+not\s+follow|don"
+    + APOS
+    + r"?t\s+follow|stop\s+following|no\s+longer\s+follow|never\s+mind|pay\s+no\s+attention\s+to)"
+)
+EN_DESTROY = r"(?:delete|erase|remove|clear|reset|wipe|drop|scrap|purge|flush)"
+EN_PRIOR = (
+    r"(?:previous(?:ly)?|prior|preceding|above|earlier|former|initial|original|old|older|foregoing|"
+    r"past|before|existing|given|current|first|last|default|system|pre-?set|out\s+of\s+date|all)"
+)
+EN_TARGET = (
+    r"(?:instructions?|instrucitons|instuctions?|intructions?|directions?|directives?|prompts?|rules?|"
+    r"guidelines?|commands?|orders?|tasks?|assignments?|constraints?|restrictions?|programming|"
+    r"guardrails?|polic(?:y|ies)|filters?|protocols?|training|context|conversation|requests?|"
+    r"messages?|texts?|inputs?|information|everything|limitations?|safeguards?|"
+    r"content\s+policy|system\s+prompt|statements?)"
+    r"(?!\s*(?:list|lists|sheet|board|bar|manager|tracker|log|card|force|file|folder)\b)"
+)
+# What a destructive verb must be aimed at to count.
+EN_TARGET_STRICT = (
+    r"(?:instructions?|directions?|directives?|prompts?|rules|guidelines|programming|guardrails|"
+    r"system\s+prompt|restrictions|constraints|safeguards|orders)"
+)
+EN_AI = (
+    r"(?:AI|A\.I\.|LLM|language\s+model|assistant|chat\s*bot|bot|model|GPT|ChatGPT|Claude|Gemini|Bard|"
+    r"Copilot|agent)"
+)
+EN_SHOW = (
+    r"(?:repeat|print|output|reveal|show|display|tell|give|write|list|recite|dump|expose|leak|share|"
+    r"provide|relay|quote|spell|paste|copy|echo|return|state|type|summari[sz]e|translate|disclose|"
+    r"divulge|read\s+out|read\s+back|spit\s+out|send)"
+)
+EN_SECRET_QUAL = (
+    r"(?:your|its|the\s+(?:above|previous|prior|initial|original|first|hidden|secret|system|full|"
+    r"complete|entire|exact|internal|underlying|starting)|(?:all|every)\s+(?:of\s+)?(?:your|the|its)|"
+    r"(?:initial|original|hidden|secret|system|previous|prior|preceding|earlier))"
+)
+EN_CONFIG = (
+    r"(?:prompts?|instructions?|system\s+(?:message|prompt|instructions?)|pre-?prompt|rules|"
+    r"guidelines|directives|configuration|initiali[sz]ation|programming|context\s+window|"
+    r"parameters\s+and\s+instructions)"
+)
+EN_UNRESTRICTED = (
+    r"(?:unrestricted|unfiltered|uncensored|unlimited|unbound(?:ed)?|unchained|unleashed|amoral|"
+    r"unethical|immoral|evil|rogue|malicious|jailbroken|jail-broken|limitless|lawless|"
+    r"no[\s-]+limits?|no[\s-]+restrictions?|no[\s-]+rules?|no[\s-]+filters?|unrestrained)"
+)
+EN_LIMITS = (
+    r"(?:restrictions?|limitations?|limits|rules|guidelines|filters?|filtering|censorship|constraints?|"
+    r"boundaries|principles|guardrails|safeguards|polic(?:y|ies)|morals|ethics|safety\s+measures)"
+)
+
+# German
+DE_IGNORE = (
+    r"(?:ignorier(?:e|en|t|st)?|vergiss|vergesst|vergessen\s+sie|missachte(?:n|t)?|überspring(?:e|en)?|"
+    r"verwirf|verwerfen\s+sie|lösch(?:e|en)|streich(?:e|en)|setz(?:e|en)?\s+(?:sie\s+)?.{0,20}?außer\s+kraft|"
+    r"hör(?:e|en)?\s+(?:sie\s+)?nicht\s+(?:mehr\s+)?auf|befolge\s+nicht|befolgen\s+sie\s+nicht|"
+    r"lass(?:en)?\s+(?:sie\s+)?.{0,30}?hinter\s+sich)"
+)
+DE_PRIOR = (
+    r"(?:vorherige[nrs]?|bisherige[nrs]?|obige[nrs]?|vorangegangene[nrs]?|vorige[nrs]?|frühere[nrs]?|"
+    r"ursprüngliche[nrs]?|erste[nrs]?|alte[nrs]?|vorstehende[nrs]?|zuvor|davor|vorher|oben)"
+)
+DE_TARGET = (
+    r"(?:anweisung(?:en)?|instruktion(?:en)?|befehle?|regeln?|vorgaben?|aufgaben?|aufträge?|auftrag|"
+    r"anordnung(?:en)?|richtlinien?|angaben|informationen|prompts?|eingaben?|beschränkungen|"
+    r"einschränkungen|ausführungen|gesagte[ns]?)"
+)
+# French
+FR_IGNORE = (
+    r"(?:ignor(?:e|es|ez|er|ons)|oubli(?:e|es|ez|er|ons)|néglig(?:e|es|ez|er)|"
+    r"ne\s+(?:tiens|tenez|tenons)\s+pas\s+compte|fai(?:s|tes)\s+abstraction|"
+    r"ne\s+(?:suis|suivez|respecte[sz]?)\s+(?:plus\s+)?pas|efface[sz]?|écarte[sz]?|outrepasse[sz]?)"
+)
+FR_TARGET = (
+    r"(?:instructions?|consignes?|directives?|règles?|ordres?|commandes?|indications?|"
+    r"tâches?|prompts?|messages?|restrictions?|limitations?)"
+)
+FR_PRIOR = (
+    r"(?:précédent(?:e|es|s)?|antérieur(?:e|es|s)?|ci-dessus|d['’]avant|initial(?:e|es)?|originale?s?|"
+    r"premières?|premiers?|passée?s?)"
+)
+# Spanish
+ES_IGNORE = (
+    r"(?:ignor(?:a|e|en|ar|ad|es)|olvid(?:a|e|en|ar|ad|es)|descart(?:a|e|en|ar)|omit(?:e|a|an|ir)|"
+    r"no\s+(?:sigas|siga|sigan|obedezcas|obedezca|hagas\s+caso\s+(?:a|de)|haga\s+caso\s+(?:a|de))|"
+    r"pasa\s+por\s+alto|deja\s+de\s+lado|borra|elimina)"
+)
+ES_TARGET = (
+    r"(?:instrucciones|instrucción|indicaciones|órdenes|orden|reglas|directrices|directivas|comandos|"
+    r"tareas|prompts?|mensajes|restricciones|limitaciones|normas)"
+)
+ES_PRIOR = r"(?:anterior(?:es)?|previas?|precedentes?|de\s+arriba|iniciales?|originales?|primeras?|pasadas?)"
+
+# Italian / Portuguese / Dutch: the core override phrase only.
+IT_OVERRIDE = (
+    r"\b(?:ignora|ignorate|ignori|dimentica|dimenticate|dimentichi)\b" + G3
+    + r"(?:istruzioni|indicazioni|regole|direttive|ordini|comandi)\b"
+)
+PT_OVERRIDE = (
+    r"\b(?:ignore|ignora|ignorar|esqueça|esquece|esqueçam|desconsidere|desconsidera)\b" + G3
+    + r"(?:instruções|instrução|orientações|regras|diretrizes|ordens|comandos)\b"
+)
+NL_OVERRIDE = (
+    r"\b(?:negeer|vergeet|negeren)\b" + G3 + r"(?:instructies|aanwijzingen|regels|opdrachten|richtlijnen)\b"
+)
+
+ROLE_WORDS = r"(?:system|assistant|user|human|developer|admin|administrator|root|operator|model|bot|AI)"
+
+# First words (lowercase prefixes; "=word" for the whole word) at which each rule can start. The
+# detector tries a rule only at the tokens that can start it (an anchored match), so a text costs one
+# tokenisation plus a few anchored attempts instead of a scan per rule. A "~text" entry instead makes
+# the rule a plain search over the text, run when that (lowercase) text occurs; for markup rules.
+# tests/unit/test_detect_injection.py checks that the anchored matches equal unanchored searches.
+EN_IGNORE_WORD_STARTS = (
+    "ignor disregard forget forgot skip omit discard disobey rescind revoke nullify negate invalidate "
+    "overrid overrul bypass abandon neglect dismiss nevermind"
+)
+EN_IGNORE_STARTS = EN_IGNORE_WORD_STARTS + " throw =put =set =do don stop =no never pay"
+EN_SHOW_STARTS = (
+    "repeat print output reveal show display tell give write list recite dump expose leak share provide "
+    "relay quote spell paste copy echo return state type summari translate disclose divulge read spit send"
+)
+DE_IGNORE_STARTS = (
+    "ignorier vergiss vergesst vergessen missacht überspring verwirf verwerfen lösch streich setz hör "
+    "befolge lass"
+)
+EN_DESTROY_STARTS = "delete erase remove clear reset wipe drop scrap purge flush"
+FR_IGNORE_STARTS = "ignor oubli néglig =ne fai efface écarte outrepasse"
+ES_IGNORE_STARTS = "ignor olvid descart omit =no =pasa =deja =borra =elimina"
+
+
+class Rule(NamedTuple):
+    id: str  # "<lang>.<technique>.<phrasing>", ":cs" at the end = case-sensitive
+    technique: str
+    weight: float
+    starts: str
+    pattern: str
+
+
+# --- the rules ----------------------------------------------------------------------------------------
+
+RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
+    # ---------------------------------------------------------------- instruction_override
+    ("en.override.prior", "instruction_override", 0.95, EN_IGNORE_STARTS,
+     rf"\b{EN_IGNORE}\b{G4}{EN_PRIOR}\b{G3}{EN_TARGET}\b"),
+    ("en.override.destroy_prior", "instruction_override", 0.75, EN_DESTROY_STARTS,
+     rf"\b{EN_DESTROY}\b{G3}(?:all|any|every|your|the|these|those)\b{G2}{EN_PRIOR}\b{G2}{EN_TARGET_STRICT}\b"),
+    ("en.override.target_prior", "instruction_override", 0.95, EN_IGNORE_WORD_STARTS,
+     rf"\b{EN_IGNORE_WORD}\b{G3}{EN_TARGET}\b{G3}(?:above|before|previously|earlier|so\s+far|until\s+now|"
+     rf"you\s+(?:have\s+been|were|got)\s+given|given\s+(?:to\s+you|before|previously)|you(?:{APOS}ve|\s+have)\s+(?:been\s+given|received|got))\b"),
+    ("en.override.all_instructions", "instruction_override", 0.75, EN_IGNORE_WORD_STARTS,
+     rf"\b{EN_IGNORE_WORD}\b{G2}(?:all|any|every|each|your|my|the|these|those|such)\b{G2}"
+     r"(?:instructions?|directions?|directives?|prompts?|rules|guidelines|commands?|orders|restrictions?|"
+     r"programming|guardrails|safety\s+(?:protocols|measures|rules|guidelines)|security\s+measures|"
+     r"censorship|content\s+polic(?:y|ies))\b"),
+    ("en.override.bare", "instruction_override", 0.7, EN_IGNORE_WORD_STARTS,
+     rf"\b{EN_IGNORE_WORD}\s+(?:instructions?|directions|directives|prompts|rules|guidelines|commands|orders)\b"),
+    ("en.override.above", "instruction_override", 0.9, "ignore disregard forget skip",
+     rf"\b(?:ignore|disregard|forget|skip)\s+(?:all\s+|everything\s+)?(?:of\s+)?(?:the\s+)?(?:above|previous|"
+     r"preceding|foregoing|prior)\b(?=\s*+(?:[.,;:!)\n]|$|and\b|then\b|instead\b|but\b|completely\b|"
+     r"entirely\b|now\b))"),
+    ("en.override.everything", "instruction_override", 0.8, "forget ignore disregard erase delete drop wipe",
+     rf"\b(?:forget|ignore|disregard|erase|delete|drop|wipe)\s+(?:about\s+)?(?:all|everything|every\s+thing|"
+     rf"everthing|anything|what(?:ever)?)\b{G4}(?:told|said|discussed|written|wrote|mentioned|given|learned|"
+     rf"before(?:hand)?|above|previously|earlier|so\s+far|until\s+now|up\s+to\s+now|unti?l\s+now)\b"),
+    ("en.override.forget_everything", "instruction_override", 0.6, "forget ignore disregard",
+     r"\b(?:forget|ignore|disregard)\s+(?:about\s+)?(?:everything|all\s+(?:that|this|of\s+(?:this|that|it)))\b"),
+    ("en.override.new_task", "instruction_override", 0.8, "new real actual true only updated",
+     rf"(?<=\b(?:your|the)\s+)(?:new|real|actual|true|only|updated)\s+(?:task|instructions?|job|"
+     rf"mission|goal|objective|purpose|role|assignment|directive)\s*+(?:is\b|are\b|will\s+be\b|:|now\b)"),
+    ("en.override.now_focus", "instruction_override", 0.8, "=now =instead",
+     rf"\b(?:now|instead)\b{G2}(?:focus|concentrate)\s+(?:only\s+)?on\s+(?:your|the|this|a)?\s*(?:new|next|following)\s+"
+     r"(?:task|assignment|instructions?|job)"),
+    ("en.override.new_instructions_marker", "instruction_override", 0.85, "new updated revised important urgent additional secret hidden real true override priority",
+     rf"(?<=(?:[*#=%\[<>{{|-]{{2,}}|^|\n)[ \t]*)(?:(?:new|updated|revised|important|urgent|additional|secret|"
+     rf"hidden|real|true|override|priority)\s+)+(?:instructions?|task|directives?|rules|orders|prompt)"
+     rf"\s*(?:[*#=%\]<>}}|:!-]|$)"),
+    ("en.override.new_instructions", "instruction_override", 0.45, "new updated revised additional different",
+     r"\b(?:new|updated|revised|additional|different)\s+(?:instructions?|directives?|tasks?)\s+"
+     r"(?:follow|are\s+as\s+follows|below|override|supersede|take\s+(?:priority|precedence))"),
+    ("en.override.i_give_new", "instruction_override", 0.7, "=i =we =here",
+     r"\b(?:I\s+am|I['’]m|we\s+are|here\s+(?:is|are))\s+(?:now\s+)?(?:giving|sending)?\s*(?:you\s+)?"
+     r"(?:a\s+|some\s+)?(?:new|updated|different|additional)\s+(?:instructions?|orders|directives?|rules)\b"),
+    ("en.override.do_not_follow", "instruction_override", 0.85, "=do don never stop =no cease",
+     rf"\b(?:do\s+not|don{APOS}?t|never|stop|no\s+longer|cease\s+to)\s+(?:follow(?:ing)?|obey(?:ing)?|"
+     rf"listen(?:ing)?\s+to|adher(?:e|ing)\s+to|comply(?:ing)?\s+with|abid(?:e|ing)\s+by)\b{G2}"
+     rf"(?:(?:your|the|any|all|those|these|its|previous|prior|above|initial|original)\b{G3})?(?:instructions|"
+     r"rules|guidelines|programming|directives|system\s+prompt|policies|restrictions|orders|prompts)\b"),
+    ("en.override.override_rules", "instruction_override", 0.8, "overrid overrul supersed bypass circumvent disabl deactivat turn switch suspend lift =go break",
+     rf"(?<!\bnot\s)(?<!n['’]t\s)(?<!\bnever\s)\b(?:override|overrule|supersede|bypass|circumvent|disable|"
+     rf"deactivate|turn\s+off|switch\s+off|suspend|lift|go\s+against|break\s+free\s+(?:of|from))\b{G3}"
+     rf"(?:your|its|the|all|any)\b{G3}(?:safety|content|ethical|moral|security|previous|prior|system|"
+     rf"built-in|internal|original)?\s*(?:instructions|rules|restrictions|filters?|guidelines|guardrails|"
+     r"safeguards|policies|protocols|programming|limitations|constraints|system\s+prompt)\b"),
+    ("en.override.instead", "instruction_override", 0.6, "ignore disregard forget",
+     rf"\b(?:ignore|disregard|forget)\b{G6}\b(?:and|,|\.)\s*(?:instead|rather)\b"),
+    ("en.override.stop_everything", "instruction_override", 0.75, "=stop",
+     r"\bstop\s+(?:everything|all\s+(?:previous|prior)|what\s+you\s+are\s+doing)\b"),
+    ("en.override.end_instructions", "instruction_override", 0.85, "=end =ignore",
+     rf"\b(?:end|ignore)\s+(?:of\s+)?(?:out[\s-]of[\s-]date|old|previous|prior|system|original)\s+"
+     r"(?:instructions|prompt|rules)\b"),
+    ("en.override.task_switch", "instruction_override", 0.55, "=well =very =great =good excellent congratulation =that =now =simply fantastic",
+     rf"\b(?:well\s+done|very\s+(?:good|well)|great\s+job|good\s+job|excellent(?:\s+(?:work|performance))?|"
+     rf"congratulations|that\s+(?:is|was|'s)\s+(?:enough|done|ok|okay)|that['’]s\s+(?:enough|done)|"
+     rf"now\s+new\s+tasks?\s+follow|simply\s+great|fantastic)\b[^\n]{{0,80}}?\b(?:now|new\s+tasks?|"
+     r"next\s+task|another\s+task|further\s+tasks?)\b"),
+    ("en.override.not_allowed_now_allowed", "instruction_override", 0.75, "=you",
+     r"\byou\s+(?:are|were)\s+(?:now\s+)?(?:allowed|permitted|authori[sz]ed|free)\s+to\s+"
+     r"(?:reveal|share|tell|give|say|discuss|disclose|ignore|break|bypass)\b"),
+    ("en.override.your_rules_changed", "instruction_override", 0.75,
+     "changed updated overridden replaced revoked lifted removed reset",
+     r"(?<=\b(?:your|the)\s+(?:instructions|rules|guidelines|programming|system\s+prompt)\s+(?:have|has)\s+"
+     r"(?:been\s+)?)(?:changed|updated|overridden|replaced|revoked|lifted|removed|reset)\b"),
+    ("en.override.regardless", "instruction_override", 0.55, "regardless irrespective",
+     rf"\b(?:regardless|irrespective)\s+of\s+(?:any|all|your|the)?\s*(?:previous|prior|pre-?existing|"
+     r"earlier|other)\s+(?:input|instructions|guidelines|rules|restrictions|prompts?)\b"),
+    # Passive ("all previous instructions must be ignored"): anchored at the participle.
+    ("en.override.passive", "instruction_override", 0.85,
+     "ignored disregarded forgotten overridden overwritten void null cancel revoked obsolete invalid false "
+     "lifted suspended deleted =no",
+     r"(?<=\b(?:all|any|your|the|previous|prior|above|earlier|these|those|my)\b[^\n.]{0,40}?\b(?:instructions?|"
+     r"directions|directives|prompts?|rules|guidelines|commands|orders|programming|restrictions|constraints)\b"
+     r"[^\n.]{0,40}?\b(?:be|are|is)\s+(?:now\s+|hereby\s+)?)(?:ignored|disregarded|forgotten|overridden|"
+     r"overwritten|void|null|cancel(?:l)?ed|revoked|obsolete|invalid|false|lifted|suspended|deleted|"
+     r"no\s+longer\s+(?:valid|apply|applicable|in\s+effect))\b"),
+    ("en.override.pretend_no_rules", "instruction_override", 0.8, "=act pretend behave imagine",
+     rf"\b(?:act|pretend|behave|imagine)\s+(?:like\s+|as\s+if\s+|as\s+though\s+|that\s+)?you\s+"
+     rf"(?:don{APOS}?t|do\s+not|didn{APOS}?t|did\s+not|never|no\s+longer|have\s+(?:forgotten|no)|had\s+no|"
+     rf"forgot|are\s+not\s+bound\s+by|are\s+free\s+(?:of|from))\b{G3}(?:instructions|rules|restrictions|"
+     r"guidelines|limitations|programming|filters|constraints|prompt|system\s+prompt)\b"),
+    ("de.override.prior", "instruction_override", 0.95, DE_IGNORE_STARTS,
+     rf"\b{DE_IGNORE}\b{G4}{DE_PRIOR}\b{G2}{DE_TARGET}\b"),
+    ("de.override.target", "instruction_override", 0.85, DE_IGNORE_STARTS,
+     rf"\b{DE_IGNORE}\b{G3}(?:alle|sämtliche|jegliche|deine|ihre|die|eure)\b{G2}{DE_TARGET}\b"),
+    ("de.override.everything", "instruction_override", 0.85, "vergiss vergessen vergesst ignoriere",
+     rf"\b(?:vergiss|vergessen\s+sie|vergesst|ignoriere|ignorieren\s+sie)\s+(?:einfach\s+)?(?:alles|"
+     rf"das\s+alles|alle?s?\s+gesagte)\b(?:{G3}(?:davor|zuvor|vorher|bisher|bisherige|oben|gesagte))?"),
+    ("de.override.deviating", "instruction_override", 0.85, "abweichend entgegen =im",
+     rf"\b(?:abweichend|entgegen|im\s+gegensatz)\s+(?:zu|zur|zum)?\s*(?:den\s+|der\s+)?{DE_PRIOR}\s+{DE_TARGET}"),
+    ("de.override.new_task", "instruction_override", 0.8, "=nun =jetzt =hier =es",
+     rf"\b(?:nun|jetzt|hier|es)\s+(?:folgen|folgt|kommen|kommt)\s+(?:eine?\s+)?(?:neue|weitere|andere)\s+"
+     r"(?:aufgaben?|anweisungen|instruktionen|aufträge)\b"),
+    ("de.override.your_new_task", "instruction_override", 0.75, "deine ihre eure",
+     r"\b(?:deine|ihre|eure)\s+(?:neue|eigentliche|wirkliche|einzige)\s+(?:aufgabe|anweisung|rolle|mission)\b"),
+    ("fr.override.prior", "instruction_override", 0.95, FR_IGNORE_STARTS,
+     rf"\b{FR_IGNORE}\b{G4}{FR_TARGET}\b{G2}{FR_PRIOR}"),
+    ("fr.override.target", "instruction_override", 0.85, FR_IGNORE_STARTS,
+     rf"\b{FR_IGNORE}\b{G2}(?:toutes|tous|tout|les|tes|vos|ces|la|le|l['’])\s*(?:les\s+)?{FR_TARGET}\b"),
+    ("fr.override.everything", "instruction_override", 0.75, "oubli",
+     r"\boubli(?:e|ez|ons)\s+tout\b(?:\s+(?:ce\s+qu[ei]|ça|cela))?"),
+    ("fr.override.new_task", "instruction_override", 0.75, "=ta =votre",
+     r"\b(?:ta|votre)\s+(?:nouvelle|vraie|véritable|seule)\s+(?:tâche|mission|instruction|consigne)\b"),
+    ("es.override.prior", "instruction_override", 0.95, ES_IGNORE_STARTS,
+     rf"\b{ES_IGNORE}\b{G4}{ES_TARGET}\b{G2}{ES_PRIOR}"),
+    ("es.override.target", "instruction_override", 0.85, ES_IGNORE_STARTS,
+     rf"\b{ES_IGNORE}\b{G2}(?:todas|todos|las|los|tus|sus|estas|esas)\s+(?:las\s+|los\s+)?{ES_TARGET}\b"),
+    ("es.override.everything", "instruction_override", 0.75, "olvid ignor",
+     r"\b(?:olvid(?:a|e|en|ad)|ignor(?:a|e|en|ad))\s+todo\b(?:\s+lo\s+que|\s+(?:lo\s+)?anterior|\s+que)?"),
+    ("es.override.new_task", "instruction_override", 0.75, "=tu =su",
+     r"\b(?:tu|su)\s+(?:nueva|verdadera|única)\s+(?:tarea|misión|instrucción|orden)\b"),
+    ("it.override", "instruction_override", 0.85, "ignor dimentic", IT_OVERRIDE),
+    ("pt.override", "instruction_override", 0.85, "ignor esque desconsider", PT_OVERRIDE),
+    ("nl.override", "instruction_override", 0.85, "negeer vergeet", NL_OVERRIDE),
+
+    # ---------------------------------------------------------------- jailbreak_persona
+    ("en.persona.dan:cs", "jailbreak_persona", 0.8, "=dan =stan =dude =aim =apophis =betterdan =antigpt =devmode =ucar =basedgpt =evilbot =nraf",
+     r"\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|AntiGPT|DevMode|UCAR|BasedGPT|EvilBOT|NRAF)\b"
+     r"(?:\s+[Mm]ode\b|\s*[,(:]\s*(?:an?\s+)?(?:[Dd]o\s+[Aa]nything|[Ss]trive|[Aa]lways\s+[Ii]ntelligent))"),
+    ("en.persona.dan_is", "jailbreak_persona", 0.85, "=you =act become pretend play =playing",
+     r"\b(?:you\s+are|you['’]re|act\s+as|become|pretend\s+to\s+be|play(?:ing)?\s+the\s+role\s+of|"
+     r"you\s+will\s+be|you\s+(?:are\s+)?going\s+to\s+(?:act|be|pretend))\s+(?:now\s+)?(?:a\s+|an\s+|the\s+)?"
+     r"(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|AntiGPT|Mongo\s+Tom|UCAR|BasedGPT|EvilBOT)\b"),
+    ("en.persona.do_anything_now", "jailbreak_persona", 0.7, "=do",
+     r"\bdo\s+anything\s+now\b"),
+    ("en.persona.mode_enabled", "jailbreak_persona", 0.9, "developer dev =god jailbr unrestricted unfiltered uncensored =dan =evil opposite chaos sudo =no nolimit maximum anarchy freedom admin =root debug",
+     rf"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|"
+     rf"opposite|chaos|sudo|no[\s-]?limits?|maximum|anarchy|freedom|admin|root|debug)\s*[\s-]?mode\b"
+     rf"{G2}(?:enabled|activated|on|engaged|unlocked|turned\s+on|has\s+been\s+(?:enabled|activated))"),
+    ("en.persona.enable_mode", "jailbreak_persona", 0.85, "enable activat enter switch turn unlock engag simulat emulat =act operating running =you =with",
+     r"\b(?:enable|activate|enter|switch\s+to|turn\s+on|unlock|engage|simulate|emulate|act\s+as|"
+     r"operating\s+in|running\s+in|you\s+are\s+(?:now\s+)?in|with)\s+(?:the\s+)?(?:developer|dev|god|"
+     r"jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|opposite|chaos|no[\s-]?limits?|"
+     r"anarchy)\s*[\s-]?mode\b"),
+    ("en.persona.developer_mode", "jailbreak_persona", 0.6, "developer =dan jailbreak =god",
+     r"\b(?:developer|DAN|jailbreak|god)\s+mode\b"),
+    ("en.persona.unrestricted_ai", "jailbreak_persona", 0.45, "unrestricted unfiltered uncensored unlimited unbound unchained unleashed amoral unethical immoral =evil rogue malicious jailbr jail limitless lawless =no unrestrained",
+     rf"\b{EN_UNRESTRICTED}\b{G2}{EN_AI}s?\b"),
+    ("en.persona.you_are_unrestricted", "jailbreak_persona", 0.75, "=you =act pretend behave become roleplay simulate",
+     rf"\b(?:you\s+are|you['’]re|you\s+will\s+be|act\s+as|pretend\s+(?:to\s+be|you\s+are)|behave\s+(?:like|as)|"
+     rf"become|roleplay\s+as|simulate)\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:completely\s+|totally\s+|fully\s+)?"
+     rf"{EN_UNRESTRICTED}\b"),
+    ("en.persona.free_from_rules", "jailbreak_persona", 0.75, "free =not unbound released liberated broken exempt =no does doesn don",
+     rf"\b(?:free(?:d)?\s+(?:from|of)|not\s+(?:bound|restricted|limited)\s+by|unbound\s+by|not\s+subject\s+to|"
+     rf"released\s+from|liberated\s+from|broken\s+free\s+(?:of|from)|exempt\s+from|no\s+longer\s+(?:bound|"
+     rf"restricted|limited)\s+by|does\s+not\s+(?:have|follow|abide\s+by)|doesn{APOS}t\s+(?:have|follow|abide\s+by)|"
+     rf"don{APOS}t\s+have\s+to\s+(?:follow|abide\s+by))\s+(?:any\s+|all\s+|the\s+)?(?:(?:typical|usual|"
+     rf"normal|ethical|moral|content|safety|openai|OpenAI['’]s|AI)\s+)*{EN_LIMITS}\b"),
+    ("en.persona.no_restrictions", "jailbreak_persona", 0.45, "=no =zero without",
+     rf"\b(?:no|zero|without\s+any)\s+(?:ethical\s+|moral\s+|content\s+)?(?:restrictions|limitations|"
+     r"filters|censorship|guidelines|boundaries)\b"),
+    ("en.persona.ethics_disabled", "jailbreak_persona", 0.9, "ethical moral safety content",
+     rf"\b(?:ethical|moral|safety|content)\s+(?:guidelines|restrictions|filters?|protocols|rules|"
+     rf"constraints|mode|measures|policies|settings)\s+(?:are|is|have\s+been|has\s+been)\s+(?:now\s+)?"
+     r"(?:disabled|lifted|removed|turned\s+off|suspended|deactivated|off|void|null|gone|bypassed)\b"),
+    ("en.persona.safe_mode_off", "jailbreak_persona", 0.85, "safe safety",
+     r"\b(?:safe|safety)\s*[\s-]?(?:mode|filters?|protocols?)\s*(?::|is|=)?\s*(?:off|disabled|deactivated)\b"),
+    ("en.persona.exception_protocols", "jailbreak_persona", 0.85, "exception exempt",
+     rf"\b(?:exception|exempt(?:ion)?)\s+(?:to|from)\b{G4}(?:ethical|safety|usual|normal|content)\s+"
+     r"(?:protocols|guidelines|rules|policies|standards|restrictions)\b"),
+    ("en.persona.two_responses", "jailbreak_persona", 0.9, "~🔒 ~🔓",
+     r"(?:\[\s*🔒\s*CLASSIC\s*\]|\[\s*🔓\s*JAILBREAK\s*\]|\(🔓\s*Developer\s+Mode\s+Output\)|"
+     r"\(🔒\s*Normal\s+Output\))"),
+    ("en.persona.stay_in_character", "jailbreak_persona", 0.3, "stay remain keep never don =do",
+     r"\b(?:stay|remain|keep)\s+in\s+character\b|\b(?:never|don['’]?t|do\s+not)\s+break\s+character\b"),
+    ("en.persona.you_are_now", "jailbreak_persona", 0.35, "=from starting henceforth important =you =now",
+     r"(?:\bfrom\s+now\s+on|\bstarting\s+now|\bhenceforth|\bimportant\s+update)\b[^\n.]{0,12}?\byou\s+(?:are|will\s+be|"
+     r"shall\s+be|will\s+act|must\s+act)\b|\byou\s+are\s+now\s+(?:a|an|the|my|going|called|named)\b|"
+     r"\bnow\s+you\s+are\s+(?:a|an|the|my)?\s*[A-Z]\w+"),
+    ("en.persona.evil_ai", "jailbreak_persona", 0.55, "pretend imagine =act roleplay",
+     rf"\b(?:pretend|imagine|act|roleplay)\b{G4}(?:evil|malicious|unrestricted|unfiltered|uncensored|"
+     r"rogue|amoral|unethical)\b"),
+    ("en.persona.assistant_offline", "jailbreak_persona", 0.8, "=in offline broken disabled =down deactivated replaced",
+     r"(?<=\b(?:the|this|your)\s+(?:assistant|AI|bot|model|chatbot)\s+is\s+(?:now\s+)?)(?:in\s+error|offline|"
+     r"broken|disabled|down|deactivated|replaced)\b"),
+    ("en.persona.new_ai_online", "jailbreak_persona", 0.8, "new different unrestricted rogue backup",
+     rf"\b(?:new|different|unrestricted|rogue|backup)\s+{EN_AI}\b{G4}(?:is\s+(?:now\s+)?"
+     r"online|has\s+taken\s+over|took\s+over|is\s+now\s+in\s+charge)\b"),
+    ("en.persona.hypothetical_no_rules", "jailbreak_persona", 0.6, "hypothetical fictional imaginary alternate parallel",
+     rf"\b(?:hypothetical|fictional|imaginary|alternate|parallel)\b{G6}(?:where|in\s+which)\b{G6}"
+     rf"(?:no|without)\s+(?:ethical\s+|moral\s+)?(?:rules|restrictions|laws|limits|guidelines|ethics|morals)\b"),
+    ("de.persona.mode", "jailbreak_persona", 0.85, "entwickler =dan jailbreak gott",
+     r"\b(?:entwickler-?modus|entwickler\s+modus|dan-?modus|jailbreak-?modus|gott-?modus)\b"),
+    ("de.persona.unrestricted", "jailbreak_persona", 0.8, "uneingeschränkt unzensiert ungefiltert böse bösartig skrupellos",
+     r"\b(?:uneingeschränkte|unzensierte|ungefilterte|böse|bösartige|skrupellose)[nrs]?\s+(?:KI|AI|Assistent|"
+     r"Sprachmodell|Chatbot)\b"),
+    ("de.persona.no_limits", "jailbreak_persona", 0.6, "=ohne",
+     r"\bohne\s+(?:jegliche\s+|irgendwelche\s+)?(?:ethische\s+|moralische\s+)?(?:einschränkungen|"
+     r"beschränkungen|regeln|filter|zensur|grenzen|richtlinien)\b"),
+    ("de.persona.you_are_now", "jailbreak_persona", 0.45, "=du =sie =jetzt =nun =ab",
+     r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|nun|ab\s+sofort|ab\s+jetzt)\b|\b(?:jetzt|nun|ab\s+sofort)\s+"
+     r"(?:bist\s+du|sind\s+sie)\b"),
+    ("fr.persona.mode", "jailbreak_persona", 0.85, "=mode",
+     r"\bmode\s+(?:développeur|developpeur|DAN|jailbreak|sans\s+restrictions?|dieu)\b"),
+    ("fr.persona.unrestricted", "jailbreak_persona", 0.8, "=ia intelligence assistant chatbot",
+     r"\b(?:IA|intelligence\s+artificielle|assistant|chatbot)\s+(?:sans\s+(?:aucune\s+)?(?:restrictions?|"
+     r"limites?|censure|filtres?)|non\s+censurée?|non\s+filtrée?|maléfique|malveillante?)\b"),
+    ("fr.persona.no_limits", "jailbreak_persona", 0.6, "=sans",
+     r"\bsans\s+(?:aucune\s+)?(?:restrictions?|limites?|règles|censure|filtres?|contraintes)\s+(?:éthiques|"
+     r"morales)?\b"),
+    ("fr.persona.you_are_now", "jailbreak_persona", 0.45, "=tu =vous =à désormais dorénavant",
+     r"\b(?:tu\s+es|vous\s+êtes)\s+(?:maintenant|désormais|dorénavant|à\s+présent)\b|\b(?:à\s+partir\s+de\s+"
+     r"maintenant|désormais|dorénavant),?\s+(?:tu|vous)\s+(?:es|êtes|seras|serez|vas|allez)\b"),
+    ("es.persona.mode", "jailbreak_persona", 0.85, "=modo",
+     r"\bmodo\s+(?:desarrollador|DAN|jailbreak|sin\s+restricciones|dios)\b"),
+    ("es.persona.unrestricted", "jailbreak_persona", 0.8, "=ia inteligencia asistente chatbot",
+     r"\b(?:IA|inteligencia\s+artificial|asistente|chatbot)\s+(?:sin\s+(?:ninguna\s+)?(?:restricciones|"
+     r"límites|censura|filtros)|sin\s+censura|malvada|malvado|malicios[ao])\b"),
+    ("es.persona.no_limits", "jailbreak_persona", 0.6, "=sin",
+     r"\bsin\s+(?:ninguna\s+|ningún\s+)?(?:restricciones|restricción|límites|reglas|censura|filtros|"
+     r"limitaciones)\s+(?:éticas|morales)?\b"),
+    ("es.persona.you_are_now", "jailbreak_persona", 0.45, "=ahora =partir =desde =eres =serás",
+     r"\b(?:ahora|(?<=\ba\s)partir\s+de\s+ahora|desde\s+ahora),?\s+(?:eres|serás|vas\s+a\s+ser|actúas\s+como|"
+     r"actuarás\s+como)\b|\b(?:eres|serás)\s+ahora\b"),
+
+    # ---------------------------------------------------------------- prompt_extraction
+    ("en.extract.show_instructions", "prompt_extraction", 0.85, EN_SHOW_STARTS,
+     rf"\b{EN_SHOW}\b{G2}(?:me\s+|us\s+|back\s+|out\s+|verbatim\s+|exactly\s+|word\s+for\s+word\s+)*"
+     rf"(?:(?:the\s+)?(?:full\s+|complete\s+|entire\s+|whole\s+|first\s+\w+\s+)?(?:list|text|contents?|"
+     rf"words|lines?|letters|characters|part|parts|copy|version)\s+of\s+)?{EN_SECRET_QUAL}\s+"
+     rf"(?:\w+\s+){{0,2}}?{EN_CONFIG}\b"),
+    ("en.extract.what_are_instructions", "prompt_extraction", 0.75, "=what =which",
+     rf"\b(?:what|which)\s+(?:is|are|were|was)\s+(?:your\s+|the\s+|all\s+(?:of\s+)?(?:your\s+|the\s+)?)?(?:(?:initial|original|first|previous|prior|"
+     rf"hidden|secret|exact|full|current|system|last|earlier)\s+)*(?:system\s+prompt|prompt|instructions?|"
+     r"directives|programming|rules\s+you\s+(?:were|have\s+been)\s+given|pre-?prompt)\b"),
+    ("en.extract.what_instructions_you", "prompt_extraction", 0.7, "=what =which",
+     rf"\b(?:what|which)\b{G3}(?:instructions?|directions|directives|rules|prompts?|guidelines)\s+"
+     rf"(?:were|are|have|did|do)\s+you\s+(?:\w+\s+)?(?:given|told|received?|got|following|programmed|"
+     r"trained|instructed|supposed|using|under)\b"),
+    ("en.extract.want_to_know", "prompt_extraction", 0.6, "want like need wish",
+     rf"\b(?:want|like|need|wish)\s+to\s+(?:know|see|read|hear|learn)\s+(?:all\s+)?(?:your|the)\s+"
+     r"(?:(?:initial|original|first|previous|prior|hidden|secret|exact|full|complete|system)\s+)*"
+     r"(?:instructions|system\s+prompt|prompt|directives|programming|rules\s+you)\b"),
+    ("en.extract.preceding_this", "prompt_extraction", 0.7, "preceding before above prior",
+     r"(?<=\b(?:instructions?|prompt|text|message|words)\s+(?:that\s+(?:came|come|are|were)\s+)?)(?:preceding|"
+     r"before|above|prior\s+to)\s+(?:this|these|my)\s+(?:message|prompt|one|request|input|conversation)\b"),
+    ("en.extract.instructions_given", "prompt_extraction", 0.75, "instruction rule directive prompt guideline",
+     r"\b(?:instructions?|rules|directives|prompts?|guidelines)\s+(?:you\s+(?:have\s+been|were|got|received)|"
+     r"(?:that\s+)?(?:have\s+been|were)\s+given\s+to\s+you|given\s+to\s+you|you['’]ve\s+been\s+given)\b"),
+    ("en.extract.repeat_above", "prompt_extraction", 0.85, "repeat print output copy recite write echo reproduce tell",
+     rf"\b(?:repeat|print|output|copy|recite|write\s+(?:out|down)|echo|reproduce|tell\s+me)\b{G3}"
+     rf"(?:words?|text|everything|sentences?|lines?|content|message|prompt|all)\b{G2}(?:above|before\s+this|"
+     r"preceding|prior|written\s+(?:above|before)|at\s+the\s+(?:beginning|start|top))\b"),
+    ("en.extract.beginning_of_prompt", "prompt_extraction", 0.75, "=at above before",
+     rf"(?<=\b(?:what\s+(?:was|is)\s+written|what\s+(?:was|is)\s+said|everything|the\s+text)\s+)(?:at\s+the\s+"
+     r"(?:beginning|start|top)\s+of|above|before)\s+(?:this|the|your)?\s*(?:prompt|conversation|context|"
+     r"message|chat|text)?\b"),
+    ("en.extract.system_prompt", "prompt_extraction", 0.4, "system initial original hidden secret pre prompt",
+     r"\b(?:system\s+prompt|system\s+message|initial\s+prompt|original\s+prompt|hidden\s+prompt|"
+     r"secret\s+instructions|pre-?prompt|prompt\s+text|prompt\s+texts)\b"),
+    ("en.extract.password", "prompt_extraction", 0.35, "password passphrase =pass secret magic access",
+     rf"(?<=\b(?:{EN_SHOW}|what(?:{APOS}s|\s+is|\s+was)|spell|hint|encode|letters\s+of)\b[^\n.?!]{{0,30}}?"
+     r"\b(?:the|your|this|that)\s+)(?:secret\s+)?(?:password|passphrase|pass\s+word|secret\s+(?:word|phrase|"
+     r"key|code)|magic\s+word|access\s+code)\b"),
+    ("en.extract.not_allowed_reveal", "prompt_extraction", 0.6, "=what =which",
+     r"\b(?:what|which)\b[^\n?]{0,40}\b(?:you\s+(?:are|were)\s+not\s+(?:allowed|supposed|permitted)\s+to|"
+     r"you\s+(?:can['’]?not|cannot|mustn['’]?t|must\s+not|shouldn['’]?t|should\s+not)\s+(?:reveal|tell|"
+     r"share|say|disclose))\b"),
+    ("de.extract.show_instructions", "prompt_extraction", 0.85, "zeig =gib geben nenn wiederhol druck verrat schreib list ausgeben",
+     rf"\b(?:zeig(?:e|en)?|gib|geben|nenn(?:e|en)?|wiederhol(?:e|en)|druck(?:e|en)?|verrat(?:e|en)?|"
+     rf"schreib(?:e|en)?|list(?:e|en)|ausgeben|gib\s+aus)\b{G3}(?:deine|ihre|alle|die|eure|sämtliche)\s+"
+     rf"(?:\w+\s+)?(?:anweisungen|instruktionen|prompt-?texte?|prompts?|systemprompt|system-?prompt|"
+     r"systemnachricht|vorgaben|regeln)\b"),
+    ("de.extract.what_instructions", "prompt_extraction", 0.75, "=was welche",
+     r"\b(?:was|welche)\s+(?:sind|waren|ist|war)\s+(?:deine|ihre|die)\s+(?:ursprünglichen\s+|ersten\s+|"
+     r"geheimen\s+)?(?:anweisungen|instruktionen|systemprompt|prompt|vorgaben)\b|\bwas\s+(?:steht|stand)\s+"
+     r"(?:oben|am\s+anfang|zu\s+beginn)\b"),
+    ("fr.extract.show_instructions", "prompt_extraction", 0.85, "montre affiche répète répétez révèle révélez donne écri imprime =dis dites récite",
+     rf"\b(?:montre|montrez|affiche|affichez|répète|répétez|révèle|révélez|donne|donnez|écris|écrivez|"
+     rf"imprime|imprimez|dis|dites|récite|récitez)(?:-moi|-nous)?\b{G3}(?:tes|vos|les|ton|votre|le)\s+"
+     r"(?:instructions|consignes|prompt|invite|directives|règles)\s+(?:initiales?|originales?|système|"
+     r"précédentes?|cachées?|secrètes?|de\s+départ)\b"),
+    ("fr.extract.what_instructions", "prompt_extraction", 0.75, "quel",
+     r"\b(?:quel(?:le)?s?\s+(?:est|sont|étaient|était))\s+(?:ton|votre|tes|vos)\s+(?:prompt|instructions|"
+     r"invite\s+système|consignes)\b"),
+    ("es.extract.show_instructions", "prompt_extraction", 0.85, "muestr muéstr repite repíte revela revéla =dime escribe imprime =dame enseña enséña",
+     rf"\b(?:muestra|muéstrame|muestrame|repite|repíteme|revela|revélame|dime|escribe|imprime|dame|"
+     rf"enseña|enséñame)\b{G3}(?:tus|sus|las|el|tu|su)\s+(?:instrucciones|indicaciones|prompt|directrices|"
+     r"reglas)\s+(?:iniciales|originales|del\s+sistema|anteriores|ocultas|secretas)\b"),
+    ("es.extract.what_instructions", "prompt_extraction", 0.75, "cuál cual",
+     r"\b(?:cuál\s+es|cuáles\s+son|cual\s+es|cuales\s+son)\s+(?:tu|tus|su|sus)\s+(?:prompt|instrucciones|"
+     r"indicaciones\s+del\s+sistema|directrices)\b"),
+
+    # ---------------------------------------------------------------- role_delimiter
+    ("xx.delim.special_tokens", "role_delimiter", 0.85, "~<| ~[inst] ~[/inst] ~<<sys>> ~<</sys>> ~_of_turn> ~▁of▁",
+     r"<\|(?:im_start|im_end|im_sep|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|"
+     r"begin_of_text|end_of_text|end|eom_id|fim_prefix)\|>|<(?:start|end)_of_turn>|<</?SYS>>|\[/?INST\]|"
+     r"<\|?(?:begin|end)▁of▁sentence\|?>"),
+    ("xx.delim.role_tag", "role_delimiter", 0.6, "~<",
+     rf"</?\s*(?:system|assistant|developer|admin|sys|instructions?|system_prompt|system-prompt|"
+     rf"im_start|user_query|admin_command)\s*>"),
+    ("xx.delim.close_open_roles", "role_delimiter", 0.85, "~</",
+     rf"</\s*{ROLE_WORDS}\s*>\s*<\s*{ROLE_WORDS}\s*>"),
+    ("xx.delim.markdown_role", "role_delimiter", 0.65, "system assistant instruction =new admin developer response",
+     rf"(?<=(?:^|\n)[ \t]*(?:#{{2,}}|={{3,}}|-{{3,}}|\*{{3,}})[ \t]*)(?:system|assistant|instructions?|new\s+instructions?|"
+     rf"admin|developer|system\s+prompt|response)\b[^\n]{{0,20}}"),
+    ("xx.delim.bracket_system", "role_delimiter", 0.75, "system admin developer =sys operator",
+     r"(?<=[\[{(][ \t]*)(?:system|admin|developer|sys|operator)(?:\s+(?:note|message|override|prompt|notice|"
+     r"instruction|update|alert))?\s*[:\]}]"),
+    ("xx.delim.line_system", "role_delimiter", 0.55, "system developer admin",
+     r"(?<=(?:^|\n)[ \t]*)(?:system|system\s+(?:prompt|message|note|override)|developer|admin)[ \t]*:[ \t]*\S"),
+    ("xx.delim.line_assistant", "role_delimiter", 0.3, "assistant =ai chatgpt =gpt claude =bot =model",
+     r"(?<=\n[ \t]*)(?:assistant|AI|ChatGPT|GPT|Claude|bot|model)[ \t]*:[ \t]*\S"),
+    ("xx.delim.end_begin", "role_delimiter", 0.8, "=end =begin =start =stop",
+     r"(?<=(?:[#=%*\[<\-]{2,}|^|\n)[ \t]*)(?:end|begin|start|stop)\s*(?:of\s+)?(?:the\s+)?(?:new\s+|old\s+|"
+     r"out\s+of\s+date\s+|previous\s+|system\s+|user\s+)?(?:instructions?|prompt|input|context|system\s+prompt|"
+     r"reprogramming|conversation|user\s+input|document)\b"),
+    ("xx.delim.escaped_newlines", "role_delimiter", 0.35, "~\\ ~======",
+     r"(?:\\\s?n\s*+){3,}|={6,}\s*+(?:end|new|now|\n)"),
+
+    # ---------------------------------------------------------------- indirect_injection
+    ("en.indirect.if_you_are_ai", "indirect_injection", 0.8, "=you",
+     rf"(?<=\b(?:if|when|whenever|in\s+case)\s+)you\s+are\s+(?:an?\s+)?(?:\w+\s+)?{EN_AI}\b"),
+    ("en.indirect.note_to_ai", "indirect_injection", 0.8, "note message instruction attention important warning notice memo reminder dear hey hello =hi",
+     rf"\b(?:note|message|instructions?|attention|important|warning|notice|memo|reminder)\s+(?:to|for)\s+"
+     rf"(?:the\s+|any\s+|all\s+)?{EN_AI}s?\b|\b(?:dear|hey|hello|hi|attention)\s+(?:the\s+)?{EN_AI}s?\s*[,:!]"),
+    ("en.indirect.ai_reading", "indirect_injection", 0.8, "reading processing summari analy parsing scanning reviewing",
+     rf"(?<=\b{EN_AI}s?\s+)(?:reading|processing|summari[sz]ing|analy[sz]ing|parsing|scanning|reviewing)\s+"
+     r"(?:this|the|these)\b"),
+    ("en.indirect.ignore_data", "indirect_injection", 0.6, "ignore disregard forget",
+     rf"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|this\s+)?(?:provided\s+)?(?:documents?|"
+     r"articles?|context|search\s+results?|web\s+results?|image(?:\s+content)?|QR\s+code|data|"
+     r"file|attachment|page|website|retrieved\s+\w+)\b"),
+    ("en.indirect.not_by_articles", "indirect_injection", 0.6, "answer respond reply =not",
+     r"\b(?:answer|respond|reply)\s+(?:by|from|with|using)\s+your\s+own\s+knowledge\b|\bnot\s+(?:according\s+"
+     r"to|by|from)\s+the\s+(?:articles?|documents?|provided|context|sources?)\b"),
+    ("en.indirect.exfiltrate", "indirect_injection", 0.85, "send forward email =e mail =post upload transmit exfiltrat leak copy",
+     rf"\b(?:send|forward|email|e-mail|mail|post|upload|transmit|exfiltrate|leak|copy)\b{G3}(?:all|every|"
+     rf"the|this|your|user['’]?s?|their|my|entire|whole|single)\b{G4}(?:conversation|chat\s+history|"
+     rf"history|emails?|inbox|data|credentials|passwords?|api\s+keys?|tokens?|messages|files|contacts|"
+     rf"documents|secrets|cookies|session)\b{G4}(?:to|at)\s+(?:\S+@\S+|https?://|www\.)"),
+    ("en.indirect.hide_from_user", "indirect_injection", 0.75, "=do don never without",
+     rf"\b(?:do\s+not|don{APOS}?t|never|without)\s+(?:tell|telling|inform|informing|notify|notifying|"
+     rf"mention|mentioning|reveal|revealing|let|letting|alert|alerting)\s+(?:this\s+|it\s+|anything\s+)?"
+     rf"(?:to\s+)?(?:the\s+|your\s+)?(?:user|human|recipient|reader)s?\b|\b(?:do\s+not|don{APOS}?t|never)\s+"
+     rf"(?:mention|reveal|disclose|repeat)\s+(?:this|these)\s+(?:instructions?|message|note|rule)\b"),
+    ("en.indirect.when_user_asks", "indirect_injection", 0.45, "=when whenever every each =if",
+     rf"\b(?:when|whenever|every\s+time|each\s+time|if)\s+(?:the\s+|a\s+|any\s+)?(?:user|human|someone|"
+     rf"anyone|customer)s?\s+(?:asks?|says?|types?|mentions?|requests?|queries)\b{G6}(?:reply|respond|answer|"
+     r"say|tell|output|write)\b"),
+    ("en.indirect.include_in_response", "indirect_injection", 0.4, "includ =add append insert embed incorporat integrat =put prepend",
+     rf"\b(?:include|add|append|insert|embed|incorporate|integrate|put|prepend)\b{G4}(?:in|into|to|at\s+the\s+"
+     rf"end\s+of)\s+(?:your|the)\s+(?:response|answer|reply|output|summary)\b"),
+    ("en.indirect.im_your_developer", "indirect_injection", 0.6, "=i =this",
+     r"\b(?:I\s+am|I['’]m|this\s+is)\s+your\s+(?:new\s+)?(?:developer|creator|admin|administrator|owner|"
+     r"programmer|master|boss|operator|maker|god|trainer)\b"),
+    ("en.indirect.system_upgrade", "indirect_injection", 0.75, "upgrade update override system situation",
+     r"(?:(?<=\byou\s+have\s+(?:been|received)\s+(?:given\s+)?an?\s+(?:system\s+)?)(?:upgrade|update|override)|"
+     r"system\s+(?:override|upgrade|update|alert|notice|malfunction)\s*[:!.]|(?<=\bthe\s+)situation\s+has\s+"
+     r"changed)\b"),
+    ("en.indirect.hijacked", "indirect_injection", 0.75, "hijack prompt reprogramm jailbreak",
+     r"\b(?:hijacked|prompt\s+injection|reprogramm(?:ed|ing)|jailbreak(?:ing)?\s+(?:prompt|attempt))\b"),
+    ("xx.indirect.image_exfil", "indirect_injection", 0.7, "~![",
+     r"!\[[^\]\n]{0,100}\]\(\s*https?://[^)\s]{1,200}?[?&][\w.-]{1,50}=[^)\s]{0,20}?"
+     r"(?:\[|\{|%5B|%7B|\$|<)[^)\s]{0,60}\)"),
+    ("en.indirect.in_your_response", "indirect_injection", 0.3, "includ =add append insert embed incorporat integrat =put prepend",
+     rf"\b(?:include|add|append|insert|embed|incorporate|integrate|put|prepend)\s+(?:the\s+following|this|"
+     r"the\s+below|the\s+subsequent)\s+(?:\w+\s+){0,3}?(?:string|text|link|url|image|code|snippet|line|"
+     r"sentence|message|markdown)\b"),
+    ("de.indirect.note_to_ai", "indirect_injection", 0.8, "hinweis nachricht anweisung achtung wichtig =wenn",
+     r"\b(?:hinweis|nachricht|anweisung|achtung|wichtig)\s+(?:an|für)\s+(?:die|den|das)\s+(?:KI|AI|"
+     r"assistenten|sprachmodell|chatbot|modell)\b|\bwenn\s+(?:du|sie)\s+(?:eine?\s+)?(?:KI|AI|"
+     r"sprachmodell|assistent|chatbot)\s+(?:bist|sind)\b"),
+    ("fr.indirect.note_to_ai", "indirect_injection", 0.8, "note message instruction attention important =si",
+     r"\b(?:note|message|instruction|attention|important)\s+(?:à|pour)\s+(?:l['’]\s*)?(?:IA|assistant|"
+     r"modèle|chatbot)\b|\bsi\s+(?:tu\s+es|vous\s+êtes)\s+(?:une?\s+)?(?:IA|intelligence\s+artificielle|"
+     r"assistant|modèle\s+de\s+langage)\b"),
+    ("es.indirect.note_to_ai", "indirect_injection", 0.8, "nota mensaje instrucci atenci importante =si",
+     r"\b(?:nota|mensaje|instrucción|atención|importante)\s+(?:para|a)\s+(?:la\s+|el\s+)?(?:IA|asistente|"
+     r"modelo|chatbot)\b|\bsi\s+(?:eres|es\s+usted)\s+(?:una?\s+)?(?:IA|inteligencia\s+artificial|asistente|"
+     r"modelo\s+de\s+lenguaje)\b"),
+))
+
+TECHNIQUES = (
+    "instruction_override",
+    "jailbreak_persona",
+    "prompt_extraction",
+    "role_delimiter",
+    "indirect_injection",
+)
