@@ -70,6 +70,7 @@ class Sample:
     label: int  # 1 = injection / jailbreak, 0 = benign
     set: str
     row: int  # line (or CSV record) number in its file, 0-based
+    source: str = ""  # where the row came from inside its set (the protectai set mixes several)
 
 
 def _jsonl(path: Path) -> list[dict]:
@@ -89,7 +90,7 @@ def load_sets(root: Path = CORPORA) -> dict[str, list[Sample]]:
                               for i, r in enumerate(deepset) if r["label"] == 0]
     for name, label in (("gandalf_attacks", 1), ("protectai_val_attacks", 1),
                         ("protectai_val_benign", 0), ("notinject_benign", 0), ("jbb_benign", 0)):
-        sets[name] = [Sample(r["text"], label, name, i)
+        sets[name] = [Sample(r["text"], label, name, i, _source(r.get("description", "")))
                       for i, r in enumerate(_jsonl(inj / f"{name}.jsonl"))]
 
     # llm_guard: the prompt-injection scanner's cases; expected_valid False = an attack. The
@@ -114,6 +115,15 @@ def load_sets(root: Path = CORPORA) -> dict[str, list[Sample]]:
                                        for i, r in enumerate(rows)
                                        if r["act"] != "Unconstrained AI model DAN"]
     return sets
+
+
+def _source(description: str) -> str:
+    """"protectai validation split=spikee source=" -> "spikee"; "... split=InjecGuard_valid
+    source=BIPIA_text" -> "InjecGuard_valid/BIPIA_text"; other sets' descriptions -> ""."""
+    m = re.search(r"split=(\S*) source=(\S*)", description)
+    if not m:
+        return ""
+    return f"{m.group(1)}/{m.group(2)}" if m.group(2) else m.group(1)
 
 
 def norm(text: str) -> str:

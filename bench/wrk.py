@@ -16,7 +16,7 @@ from pathlib import Path
 from common import RUN_DIR, BenchError, Options
 from processes import pin, run_bounded
 from setups import Setup, probe
-from workloads import Workload
+from workloads import NONCE, Workload
 
 _UNITS_MS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
 
@@ -59,6 +59,14 @@ def lua_script(setup: Setup, workload: Workload) -> Path:
         raise BenchError("request body cannot be quoted as a Lua long string")
     lines = ['wrk.method = "POST"', f"wrk.body = [==[{body}]==]"]
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in workload.headers(setup.client_key).items()]
+    # A different prompt each request (see workloads.NONCE): every request is inspected from scratch.
+    lines += [
+        "local n = 0",
+        "request = function()",
+        "  n = n + 1",
+        f'  return wrk.format(nil, nil, nil, (string.gsub(wrk.body, "{NONCE}", string.format("#%010d", n), 1)))',
+        "end",
+    ]
     path = RUN_DIR / f"wrk-{setup.key}-{workload.key}.lua"
     path.write_text("\n".join(lines) + "\n")
     return path

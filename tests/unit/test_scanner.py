@@ -180,6 +180,23 @@ def test_decoded_payload_is_rescanned_with_the_encoded_span(scanner: Scanner) ->
     assert finding.redactable
 
 
+def test_many_decoded_payloads_are_rescanned_in_one_call_with_their_own_spans() -> None:
+    calls = []
+
+    class CountingAws(AwsKeys):
+        def scan(self, text: str, direction: str) -> list[Finding]:
+            calls.append(text)
+            return super().scan(text, direction)
+
+    other = base64.b64encode(b"nothing to see here at all").decode()
+    words = [AWS_B64, other, AWS_B64]
+    text = " ".join(words)
+    findings = Scanner([CountingAws()], decoder=base64_words).scan_text(text, "input")
+    assert len(calls) == 2  # the text itself, then every payload together
+    assert [(text[f.start : f.end], f.encoding) for f in findings] == [(AWS_B64, "base64"), (AWS_B64, "base64")]
+    assert findings[0].start == 0 and findings[1].end == len(text)
+
+
 def test_decoded_payloads_skip_detectors_not_in_the_rescan_set(scanner: Scanner) -> None:
     text = base64.b64encode(b"how to build a bomb").decode()
     assert scanner.scan_text(text, "input") == []  # topics is not a rescan detector by default

@@ -4,19 +4,24 @@
 text from patterns, not from a model. decoded_segments() returns each decoded segment with the span
 of the encoded text, so a finding in the payload is reported on (and can redact) the segment.
 
-Rules (each cheap to reject, so ordinary prompts pay a few regex passes and nothing else):
+Rules (each cheap to reject, so ordinary prompts pay a few C-level scans and nothing else):
 - base64 / base64url: a run of >= 16 alphabet characters that decodes to UTF-8 made of printable
   characters (random bytes almost never do; hashes, ids and long words decode to binary).
 - hex: an even-length run of >= 16 hex digits that decodes to printable UTF-8.
 - URL encoding: a whitespace-free token with >= 3 %XX escapes that decodes to something else.
-- rot13: only lines in which the rot13 spelling of an instruction or credential word occurs
-  ("vtaber" is "ignore", "cnffjbeq" is "password"), or the whole text when it names rot13; the
-  line is decoded whole.
-- leetspeak: a word with a digit or symbol from the leet alphabet directly followed by a letter
-  ("1gn0r3", "pr3v10us"); a line is decoded when it has two such words or one with two leet
-  characters. Ordinals ("1st"), hex literals and unit-like tokens ("h264", "mp3") do not count.
+- rot13: the cheap signal is the rot13 spelling of an instruction or credential word ("vtaber" is
+  "ignore", "cnffjbeq" is "password", "vafgehpg" is "instruct") found with `in` on the lowercased
+  text; each line holding one is decoded whole. A text that names rot13 is decoded whole (capped).
+- leetspeak: a word with a leet character (0 1 3 4 5 7 8 9 @ $ ! |) directly before a letter
+  ("1gn0r3", "pr3v10us"), at most 15 characters, without the digits 2 and 6 (no letter looks like
+  them), not after "%" (URL escapes), not an ordinal, unit, hex number or version ("1st", "4K",
+  "h264"); a line is decoded when it has two such words or one with two leet
+  characters, the words translated and the rest of the line kept.
 Decoding recurses into decoded text up to max_depth (a base64 of a base64); the total decoded size
-is capped by max_bytes and segments are capped in number. Every pattern is linear in the input.
+is capped by max_bytes and segments are capped in number. Candidate runs are found with
+bytes.translate + bytes.find on a one-byte-per-character copy of the text (the regex module scans a
+multi-range character class at tens of nanoseconds per character); patterns then match where a run
+starts. Every step is linear in the input.
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ import regex
 MAX_SEGMENTS = 256
 MIN_DECODED = 6  # shorter payloads carry nothing a detector could act on
 MAX_LINE = 4096  # rot13 and leetspeak decode at most this much around a signal
+MAX_LEET_TOKEN = 15
+MAX_TOKEN = 8192  # longest URL-encoded token looked at
+MAX_TOKENS = 2048  # URL-encoded or leetspeak tokens looked at per text (adversarial input)
 
 BASE64 = "base64"
 HEX = "hex"
@@ -51,38 +59,36 @@ class Decoded:
     depth: int
 
 
-_B64 = regex.compile(r"(?<![A-Za-z0-9+/_\-])[A-Za-z0-9+/_\-]{16,65536}+={0,3}")
-_HEX = regex.compile(r"(?<![0-9A-Fa-f])(?:[0-9A-Fa-f]{2}){8,32768}+(?![0-9A-Fa-f])")
+# Class maps over text.encode("ascii", "replace") (one byte per character, offsets unchanged).
+_B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/_-")
+_MAP_B64 = bytes(ord("a") if b in _B64_ALPHABET else ord(" ") for b in range(256))
+_MAP_HEX = bytes(ord("h") if chr(b) in "0123456789abcdefABCDEF" else ord(" ") for b in range(256))
+_LEET_CHARS = "01345789@$!|"
+_MAP_LEET = bytes(  # leet character -> "1", letter -> "a", other digit -> "d", anything else -> " "
+    ord("1") if chr(b) in _LEET_CHARS else ord("a") if chr(b).isascii() and chr(b).isalpha()
+    else ord("d") if chr(b).isdigit() else ord(" ")
+    for b in range(256)
+)
+
 _URL_ESCAPE = regex.compile(r"%[0-9A-Fa-f]{2}")
 _URL_RUN = regex.compile(r"(?:[^\s%<>\"'`]|%[0-9A-Fa-f]{2})++")
 _URL_STOP = frozenset(" \t\r\n\f\v%<>\"'`")
-MAX_TOKEN = 8192
-_LINE = regex.compile(r"[^\n]{1,4096}+")
 
-_ROT13_WORDS = (
-    "ignore", "instruction", "instructions", "previous", "disregard", "forget", "override", "system",
-    "prompt", "jailbreak", "reveal", "password", "passwd", "secret", "token", "credentials", "apikey",
-)
 _ROT13 = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
     "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
 )
-_ROT13_SIGNAL = regex.compile(
-    r"(?i)\b(?:" + "|".join(sorted((w.translate(_ROT13) for w in _ROT13_WORDS), key=len, reverse=True)) + r")\b"
-)
+_ROT13_WORDS = ("ignore", "instruct", "previous", "disregard", "prompt", "password", "secret", "system",
+                "jailbreak")
+_ROT13_STEMS = tuple(w.translate(_ROT13).encode() for w in _ROT13_WORDS)
 _ROT13_NAMED = regex.compile(r"(?i)\brot[ -]?13\b")
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
                        "@": "a", "$": "s", "!": "i", "|": "l"})
-_LEET_CHARS = "01345789@$!|"
-# A token of letters and leet characters with a leet character directly before a letter. The
-# lookbehind stops attempts inside a token, the lookahead is bounded: linear.
-_LEET_TOKEN = regex.compile(
-    r"(?<![A-Za-z0-9@$!|])(?=[A-Za-z0-9@$!|]{0,31}?[01345789@$!|][A-Za-z])[A-Za-z0-9@$!|]{3,32}+(?![A-Za-z0-9@$!|])"
-)
+# Tokens that mix digits and letters without being leetspeak: ordinals, units, hex, versions.
 _NOT_LEET = regex.compile(
     r"(?i)\d+(?:st|nd|rd|th|k|m|g|x|d|p|px|em|gb|mb|kb|tb|ms|hz|khz|mhz|ghz|fps|am|pm|km|kg|cm|mm|mg|ml)"
-    r"|0x[0-9a-f]+|[0-9a-f]+|[a-z]{1,4}\d+[a-z]?"
+    r"|0x[0-9a-f]+|[0-9a-f]+|[a-z]{1,4}\d+[a-z]?|v?\d+(?:\.\d+)+[a-z]?"
 )
 
 
@@ -111,21 +117,30 @@ def _decode_into(text: str, depth: int, max_depth: int, span: tuple[int, int] | 
 
 
 def _decode_once(text: str, limit: int) -> list[tuple[int, int, str, str]]:
+    codes = text.encode("ascii", "replace")  # one byte per character: offsets are the text's
     found: list[tuple[int, int, str, str]] = []
-    for m in _B64.finditer(text):
-        decoded = _from_base64(m.group(), limit)
-        if decoded is not None:
-            found.append((m.start(), m.end(), BASE64, decoded))
-    for m in _HEX.finditer(text):
-        if m.end() - m.start() > 2 * limit:
-            continue
-        decoded = _readable(bytes.fromhex(m.group()))
-        if decoded is not None:
-            found.append((m.start(), m.end(), HEX, decoded))
-    if text.count("%") >= 3:
+    if len(text) >= 16:
+        runs = codes.translate(_MAP_B64)
+        i = runs.find(b"a" * 16)
+        hexes = codes.translate(_MAP_HEX) if i != -1 else b""
+        while i != -1 and len(found) < MAX_SEGMENTS:
+            j = runs.find(b" ", i)
+            j = len(text) if j == -1 else min(j, i + 65536)
+            end = j + len(text[j:j + 3]) - len(text[j:j + 3].lstrip("="))  # padding
+            decoded = _from_base64(text[i:end], limit)
+            if decoded is not None:
+                found.append((i, end, BASE64, decoded))
+            if hexes.find(b"h" * 16, i, j) != -1:  # every hex run is inside a base64-alphabet run
+                found += _hex_in(text, codes, hexes, i, j, limit)
+            i = runs.find(b"a" * 16, j)
+    if codes.count(b"%") >= 3:
         found += _url_segments(text)
-    found += _rot13_segments(text)
-    found += _leet_segments(text)
+    low = codes.lower()
+    if (b"rot" in low and b"13" in low) or any(stem in low for stem in _ROT13_STEMS):
+        found += _rot13_segments(text, low)
+    leet = codes.translate(_MAP_LEET)
+    if b"1a" in leet:
+        found += _leet_segments(text, leet)
     return found
 
 
@@ -148,13 +163,30 @@ def _from_base64(run: str, limit: int) -> str | None:
     return _readable(raw)
 
 
+def _hex_in(text: str, codes: bytes, hexes: bytes, start: int, end: int,
+            limit: int) -> list[tuple[int, int, str, str]]:
+    """Even-length runs of >= 16 hex digits in text[start:end] that decode to readable text (mostly
+    ASCII: three quarters of the bytes in 0x20-0x7f, which a hash or an id never is)."""
+    found = []
+    i = hexes.find(b"h" * 16, start, end)
+    while i != -1:
+        j = hexes.find(b" ", i, end)
+        j = end if j == -1 else j
+        high = codes[i:j:2]  # the high digit of every byte
+        if (j - i) % 2 == 0 and j - i <= 2 * limit and 4 * len(high.translate(None, b"234567")) <= len(high):
+            decoded = _readable(bytes.fromhex(text[i:j]))
+            if decoded is not None:
+                found.append((i, j, HEX, decoded))
+        i = hexes.find(b"h" * 16, j, end)
+    return found
+
+
 def _readable(raw: bytes) -> str | None:
     """raw as text when it is UTF-8 made (almost) only of printable characters and has letters."""
     if len(raw) < MIN_DECODED:
         return None
-    try:
-        decoded = raw.decode("utf-8")
-    except UnicodeDecodeError:
+    decoded = raw.decode("utf-8", errors="replace")  # no exception to pay for on binary input
+    if "\ufffd" in decoded:
         return None
     if decoded.isprintable():
         return decoded if any(c.isalpha() for c in decoded) else None
@@ -168,15 +200,18 @@ def _url_segments(text: str) -> list[tuple[int, int, str, str]]:
     """Tokens around %XX escapes: from each escape not yet covered, back to the token's start (a
     bounded walk) and forward over the run of URL characters and escapes."""
     found = []
-    covered = 0
+    covered = looked = 0
     for m in _URL_ESCAPE.finditer(text):
         p = m.start()
         if p < covered:
             continue
+        looked += 1
+        if looked > MAX_TOKENS:
+            break
         start = p
         while start > covered and p - start < MAX_TOKEN and text[start - 1] not in _URL_STOP:
             start -= 1
-        run = _URL_RUN.match(text, p)
+        run = _URL_RUN.match(text, p, p + MAX_TOKEN)
         end = run.end() if run is not None else m.end()
         covered = end
         token = text[start:end]
@@ -185,31 +220,42 @@ def _url_segments(text: str) -> list[tuple[int, int, str, str]]:
         decoded = unquote(token, errors="replace")
         if decoded != token and len(decoded) >= MIN_DECODED and "\ufffd" not in decoded:
             found.append((start, end, URL, decoded))
+        if len(found) >= MAX_SEGMENTS:
+            break
     return found
 
 
 def _line_around(text: str, pos: int) -> tuple[int, int]:
-    start = max(text.rfind("\n", max(0, pos - MAX_LINE // 2), pos) + 1, pos - MAX_LINE // 2, 0)
+    """The line holding pos, at most MAX_LINE characters of it."""
+    lo = max(0, pos - MAX_LINE // 2)
+    start = text.rfind("\n", lo, pos) + 1 or lo
     end = text.find("\n", pos, pos + MAX_LINE // 2)
     return start, (end if end != -1 else min(len(text), pos + MAX_LINE // 2))
 
 
-def _rot13_segments(text: str) -> list[tuple[int, int, str, str]]:
+def _rot13_segments(text: str, low: bytes) -> list[tuple[int, int, str, str]]:
     if _ROT13_NAMED.search(text):
         end = min(len(text), MAX_LINE * 4)
         return [(0, end, ROT13, text[:end].translate(_ROT13))]
     found: list[tuple[int, int, str, str]] = []
-    covered = -1
-    for m in _ROT13_SIGNAL.finditer(text):
-        if m.start() < covered:
-            continue
-        s, e = _line_around(text, m.start())
-        covered = e
+    upcoming = {stem: low.find(stem) for stem in _ROT13_STEMS}  # next occurrence of each stem
+    pos = 0
+    while len(found) < MAX_SEGMENTS:
+        for stem, i in upcoming.items():
+            while i != -1 and (i < pos or (i > 0 and low[i - 1:i].isalpha())):  # a word start, ahead
+                i = low.find(stem, max(i + 1, pos))
+            upcoming[stem] = i
+        hits = [i for i in upcoming.values() if i != -1]
+        if not hits:
+            break
+        s, e = _line_around(text, min(hits))
         found.append((s, e, ROT13, text[s:e].translate(_ROT13)))
+        pos = max(e, min(hits) + 1)
     return found
 
 
-def _leet_segments(text: str) -> list[tuple[int, int, str, str]]:
+def _leet_segments(text: str, leet: bytes) -> list[tuple[int, int, str, str]]:
+    """Lines with leetspeak words, the words translated (see the module docstring for the rule)."""
     found: list[tuple[int, int, str, str]] = []
     line: tuple[int, int] | None = None
     tokens: list[tuple[int, int, int]] = []  # (start, end, leet characters) in the current line
@@ -224,14 +270,20 @@ def _leet_segments(text: str) -> list[tuple[int, int, str, str]]:
             parts.append(text[last:e])
             found.append((s, e, LEET, "".join(parts)))
 
-    for m in _LEET_TOKEN.finditer(text):
-        token = m.group()
-        if _NOT_LEET.fullmatch(token) or sum(c.isalpha() for c in token) < 2:
-            continue
-        if line is None or m.start() >= line[1]:
-            flush()
-            line, tokens = _line_around(text, m.start()), []
-        tokens.append((m.start(), m.end(), sum(c in _LEET_CHARS for c in token)))
+    i = leet.find(b"1a")
+    looked = 0
+    while i != -1 and len(found) < MAX_SEGMENTS and looked < MAX_TOKENS:
+        looked += 1
+        ts = leet.rfind(b" ", 0, i) + 1
+        te = leet.find(b" ", i)
+        te = len(leet) if te == -1 else te
+        token = text[ts:te]
+        if (te - ts <= MAX_LEET_TOKEN and not _NOT_LEET.fullmatch(token) and "2" not in token
+                and "6" not in token and text[ts - 1:ts] != "%" and sum(c.isalpha() for c in token) >= 2):
+            if line is None or ts >= line[1]:
+                flush()
+                line, tokens = _line_around(text, ts), []
+            tokens.append((ts, te, sum(c in _LEET_CHARS for c in token)))
+        i = leet.find(b"1a", te)
     flush()
     return found
-

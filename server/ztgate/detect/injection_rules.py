@@ -46,15 +46,20 @@ EN_IGNORE = (
 EN_DESTROY = r"(?:delete|erase|remove|clear|reset|wipe|drop|scrap|purge|flush)"
 EN_PRIOR = (
     r"(?:previous(?:ly)?|prior|preceding|above|earlier|former|initial|original|old|older|foregoing|"
-    r"past|before|existing|given|current|first|last|default|system|pre-?set|out\s+of\s+date|all)"
+    r"past|before|existing|given|current|default|system|pre-?set|out\s+of\s+date|all)"
 )
+# What instructions are called. Words that are as often a user's own earlier message ("ignore my
+# previous message, I meant ...") are in EN_TARGET_WEAK, and their rule asks for more.
 EN_TARGET = (
     r"(?:instructions?|instrucitons|instuctions?|intructions?|directions?|directives?|prompts?|rules?|"
     r"guidelines?|commands?|orders?|tasks?|assignments?|constraints?|restrictions?|programming|"
-    r"guardrails?|polic(?:y|ies)|filters?|protocols?|training|context|conversation|requests?|"
-    r"messages?|texts?|inputs?|information|everything|limitations?|safeguards?|"
-    r"content\s+policy|system\s+prompt|statements?)"
+    r"guardrails?|polic(?:y|ies)|filters?|protocols?|training|limitations?|safeguards?|"
+    r"content\s+policy|system\s+prompt)"
     r"(?!\s*(?:list|lists|sheet|board|bar|manager|tracker|log|card|force|file|folder)\b)"
+)
+EN_TARGET_WEAK = (
+    r"(?:context|conversation|requests?|messages?|texts?|inputs?|information|statements?|everything|"
+    r"content|data|words)"
 )
 # What a destructive verb must be aimed at to count.
 EN_TARGET_STRICT = (
@@ -184,6 +189,9 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     # ---------------------------------------------------------------- instruction_override
     ("en.override.prior", "instruction_override", 0.95, EN_IGNORE_STARTS,
      rf"\b{EN_IGNORE}\b{G4}{EN_PRIOR}\b{G3}{EN_TARGET}\b"),
+    ("en.override.prior_weak", "instruction_override", 0.8, EN_IGNORE_WORD_STARTS,
+     rf"\b{EN_IGNORE_WORD}\s+(?:all\s+(?:of\s+)?|any\s+)?(?:the\s+|your\s+|these\s+|those\s+)?{EN_PRIOR}\s+"
+     rf"(?:\w+\s+)?{EN_TARGET_WEAK}\b"),
     ("en.override.destroy_prior", "instruction_override", 0.75, EN_DESTROY_STARTS,
      rf"\b{EN_DESTROY}\b{G3}(?:all|any|every|your|the|these|those)\b{G2}{EN_PRIOR}\b{G2}{EN_TARGET_STRICT}\b"),
     ("en.override.target_prior", "instruction_override", 0.95, EN_IGNORE_WORD_STARTS,
@@ -233,7 +241,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"(?:your|its|the|all|any)\b{G3}(?:safety|content|ethical|moral|security|previous|prior|system|"
      rf"built-in|internal|original)?\s*(?:instructions|rules|restrictions|filters?|guidelines|guardrails|"
      r"safeguards|policies|protocols|programming|limitations|constraints|system\s+prompt)\b"),
-    ("en.override.instead", "instruction_override", 0.6, "ignore disregard forget",
+    ("en.override.instead", "instruction_override", 0.4, "ignore disregard forget",
      rf"\b(?:ignore|disregard|forget)\b{G6}\b(?:and|,|\.)\s*(?:instead|rather)\b"),
     ("en.override.stop_everything", "instruction_override", 0.75, "=stop",
      r"\bstop\s+(?:everything|all\s+(?:previous|prior)|what\s+you\s+are\s+doing)\b"),
@@ -296,9 +304,22 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("es.override.target", "instruction_override", 0.85, ES_IGNORE_STARTS,
      rf"\b{ES_IGNORE}\b{G2}(?:todas|todos|las|los|tus|sus|estas|esas)\s+(?:las\s+|los\s+)?{ES_TARGET}\b"),
     ("es.override.everything", "instruction_override", 0.75, "olvid ignor",
-     r"\b(?:olvid(?:a|e|en|ad)|ignor(?:a|e|en|ad))\s+todo\b(?:\s+lo\s+que|\s+(?:lo\s+)?anterior|\s+que)?"),
+     r"\b(?:olvid(?:a|e|en|ad|ar)|ignor(?:a|e|en|ad|ar))\s+todo\b(?:\s+lo\s+que|\s+(?:lo\s+)?anterior|\s+que)?"),
     ("es.override.new_task", "instruction_override", 0.75, "=tu =su",
      r"\b(?:tu|su)\s+(?:nueva|verdadera|única)\s+(?:tarea|misión|instrucción|orden)\b"),
+    ("en.override.stop_write", "instruction_override", 0.6, "stop",
+     r"\bstopp?\s*[:\-!.,]+\s*(?:now\s+|jetzt\s+|nun\s+)?(?:write|say|print|tell|output|respond|reply|"
+     r"schreib\w*|sag\w*|gib\s+aus)\b"),
+    ("ru.override", "instruction_override", 0.85, "забуд игнорир проигнорир не",
+     r"\b(?:забудь(?:те)?|игнорируй(?:те)?|проигнорируй(?:те)?|не\s+обращай(?:те)?\s+внимания\s+на|"
+     r"не\s+следуй(?:те)?)\s+(?:\w+\s+){0,3}?(?:инструкци\w*|указани\w*|правил\w*|команд\w*|"
+     r"промпт\w*|всё|все\s+что)"),
+    ("sh.override", "instruction_override", 0.85, "zaboravi ignoriraj ignoriši ignorisi",
+     r"\b(?:zaboravi(?:te)?|ignoriraj(?:te)?|ignoriši(?:te)?|ignorisi(?:te)?)\s+(?:\w+\s+){0,3}?"
+     r"(?:instrukcije|upute|uputstva|naredbe|pravila|sve\s+(?:što|sto|prethodno))\b"),
+    ("pl.override", "instruction_override", 0.85, "zignoruj ignoruj zapomnij",
+     r"\b(?:zignoruj(?:cie)?|ignoruj(?:cie)?|zapomnij(?:cie)?)\s+(?:o\s+)?(?:\w+\s+){0,3}?"
+     r"(?:instrukcj\w*|polece\w*|zasad\w*|wszystk\w*)"),
     ("it.override", "instruction_override", 0.85, "ignor dimentic", IT_OVERRIDE),
     ("pt.override", "instruction_override", 0.85, "ignor esque desconsider", PT_OVERRIDE),
     ("nl.override", "instruction_override", 0.85, "negeer vergeet", NL_OVERRIDE),
@@ -313,16 +334,17 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|AntiGPT|Mongo\s+Tom|UCAR|BasedGPT|EvilBOT)\b"),
     ("en.persona.do_anything_now", "jailbreak_persona", 0.7, "=do",
      r"\bdo\s+anything\s+now\b"),
-    ("en.persona.mode_enabled", "jailbreak_persona", 0.9, "developer dev =god jailbr unrestricted unfiltered uncensored =dan =evil opposite chaos sudo =no nolimit maximum anarchy freedom admin =root debug",
-     rf"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|"
-     rf"opposite|chaos|sudo|no[\s-]?limits?|maximum|anarchy|freedom|admin|root|debug)\s*[\s-]?mode\b"
-     rf"{G2}(?:enabled|activated|on|engaged|unlocked|turned\s+on|has\s+been\s+(?:enabled|activated))"),
+    ("en.persona.mode_enabled", "jailbreak_persona", 0.9,
+     "developer dev =god jailbr unrestricted unfiltered uncensored =dan =evil opposite chaos =no nolimit anarchy",
+     r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|"
+     r"opposite|chaos|no[\s-]?limits?|anarchy)\s*[\s-]?mode\b(?:\s*[:=]\s*|\s+)(?:is\s+|has\s+been\s+)?(?:now\s+)?"
+     r"(?:enabled|activated|on\b|engaged|unlocked|turned\s+on)"),
     ("en.persona.enable_mode", "jailbreak_persona", 0.85, "enable activat enter switch turn unlock engag simulat emulat =act operating running =you =with",
      r"\b(?:enable|activate|enter|switch\s+to|turn\s+on|unlock|engage|simulate|emulate|act\s+as|"
      r"operating\s+in|running\s+in|you\s+are\s+(?:now\s+)?in|with)\s+(?:the\s+)?(?:developer|dev|god|"
      r"jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|opposite|chaos|no[\s-]?limits?|"
      r"anarchy)\s*[\s-]?mode\b"),
-    ("en.persona.developer_mode", "jailbreak_persona", 0.6, "developer =dan jailbreak =god",
+    ("en.persona.developer_mode", "jailbreak_persona", 0.25, "developer =dan jailbreak =god",
      r"\b(?:developer|DAN|jailbreak|god)\s+mode\b"),
     ("en.persona.unrestricted_ai", "jailbreak_persona", 0.45, "unrestricted unfiltered uncensored unlimited unbound unchained unleashed amoral unethical immoral =evil rogue malicious jailbr jail limitless lawless =no unrestrained",
      rf"\b{EN_UNRESTRICTED}\b{G2}{EN_AI}s?\b"),
@@ -351,7 +373,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.persona.two_responses", "jailbreak_persona", 0.9, "~🔒 ~🔓",
      r"(?:\[\s*🔒\s*CLASSIC\s*\]|\[\s*🔓\s*JAILBREAK\s*\]|\(🔓\s*Developer\s+Mode\s+Output\)|"
      r"\(🔒\s*Normal\s+Output\))"),
-    ("en.persona.stay_in_character", "jailbreak_persona", 0.3, "stay remain keep never don =do",
+    ("en.persona.stay_in_character", "jailbreak_persona", 0.25, "stay remain keep never don =do",
      r"\b(?:stay|remain|keep)\s+in\s+character\b|\b(?:never|don['’]?t|do\s+not)\s+break\s+character\b"),
     ("en.persona.you_are_now", "jailbreak_persona", 0.35, "=from starting henceforth important =you =now",
      r"(?:\bfrom\s+now\s+on|\bstarting\s+now|\bhenceforth|\bimportant\s+update)\b[^\n.]{0,12}?\byou\s+(?:are|will\s+be|"
@@ -377,7 +399,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("de.persona.no_limits", "jailbreak_persona", 0.6, "=ohne",
      r"\bohne\s+(?:jegliche\s+|irgendwelche\s+)?(?:ethische\s+|moralische\s+)?(?:einschränkungen|"
      r"beschränkungen|regeln|filter|zensur|grenzen|richtlinien)\b"),
-    ("de.persona.you_are_now", "jailbreak_persona", 0.45, "=du =sie =jetzt =nun =ab",
+    ("de.persona.you_are_now", "jailbreak_persona", 0.35, "=du =sie =jetzt =nun =ab",
      r"\b(?:du\s+bist|sie\s+sind)\s+(?:jetzt|nun|ab\s+sofort|ab\s+jetzt)\b|\b(?:jetzt|nun|ab\s+sofort)\s+"
      r"(?:bist\s+du|sind\s+sie)\b"),
     ("fr.persona.mode", "jailbreak_persona", 0.85, "=mode",
@@ -388,7 +410,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("fr.persona.no_limits", "jailbreak_persona", 0.6, "=sans",
      r"\bsans\s+(?:aucune\s+)?(?:restrictions?|limites?|règles|censure|filtres?|contraintes)\s+(?:éthiques|"
      r"morales)?\b"),
-    ("fr.persona.you_are_now", "jailbreak_persona", 0.45, "=tu =vous =à désormais dorénavant",
+    ("fr.persona.you_are_now", "jailbreak_persona", 0.35, "=tu =vous =à désormais dorénavant",
      r"\b(?:tu\s+es|vous\s+êtes)\s+(?:maintenant|désormais|dorénavant|à\s+présent)\b|\b(?:à\s+partir\s+de\s+"
      r"maintenant|désormais|dorénavant),?\s+(?:tu|vous)\s+(?:es|êtes|seras|serez|vas|allez)\b"),
     ("es.persona.mode", "jailbreak_persona", 0.85, "=modo",
@@ -399,7 +421,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("es.persona.no_limits", "jailbreak_persona", 0.6, "=sin",
      r"\bsin\s+(?:ninguna\s+|ningún\s+)?(?:restricciones|restricción|límites|reglas|censura|filtros|"
      r"limitaciones)\s+(?:éticas|morales)?\b"),
-    ("es.persona.you_are_now", "jailbreak_persona", 0.45, "=ahora =partir =desde =eres =serás",
+    ("es.persona.you_are_now", "jailbreak_persona", 0.35, "=ahora =partir =desde =eres =serás",
      r"\b(?:ahora|(?<=\ba\s)partir\s+de\s+ahora|desde\s+ahora),?\s+(?:eres|serás|vas\s+a\s+ser|actúas\s+como|"
      r"actuarás\s+como)\b|\b(?:eres|serás)\s+ahora\b"),
 
@@ -412,7 +434,9 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.extract.what_are_instructions", "prompt_extraction", 0.75, "=what =which",
      rf"\b(?:what|which)\s+(?:is|are|were|was)\s+(?:your\s+|the\s+|all\s+(?:of\s+)?(?:your\s+|the\s+)?)?(?:(?:initial|original|first|previous|prior|"
      rf"hidden|secret|exact|full|current|system|last|earlier)\s+)*(?:system\s+prompt|prompt|instructions?|"
-     r"directives|programming|rules\s+you\s+(?:were|have\s+been)\s+given|pre-?prompt)\b"),
+     r"directives|programming|rules\s+you\s+(?:were|have\s+been)\s+given|pre-?prompt)\b"
+     r"(?=\s*+(?:[?.!,:;\"')]|$|(?:you|that|which|in\s+full|verbatim|exactly|again|now|for\s+this|"
+     r"here|so\s+far)\b))"),
     ("en.extract.what_instructions_you", "prompt_extraction", 0.7, "=what =which",
      rf"\b(?:what|which)\b{G3}(?:instructions?|directions|directives|rules|prompts?|guidelines)\s+"
      rf"(?:were|are|have|did|do)\s+you\s+(?:\w+\s+)?(?:given|told|received?|got|following|programmed|"
@@ -435,10 +459,10 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"(?<=\b(?:what\s+(?:was|is)\s+written|what\s+(?:was|is)\s+said|everything|the\s+text)\s+)(?:at\s+the\s+"
      r"(?:beginning|start|top)\s+of|above|before)\s+(?:this|the|your)?\s*(?:prompt|conversation|context|"
      r"message|chat|text)?\b"),
-    ("en.extract.system_prompt", "prompt_extraction", 0.4, "system initial original hidden secret pre prompt",
+    ("en.extract.system_prompt", "prompt_extraction", 0.25, "system initial original hidden secret pre prompt",
      r"\b(?:system\s+prompt|system\s+message|initial\s+prompt|original\s+prompt|hidden\s+prompt|"
      r"secret\s+instructions|pre-?prompt|prompt\s+text|prompt\s+texts)\b"),
-    ("en.extract.password", "prompt_extraction", 0.35, "password passphrase =pass secret magic access",
+    ("en.extract.password", "prompt_extraction", 0.25, "password passphrase =pass secret magic access",
      rf"(?<=\b(?:{EN_SHOW}|what(?:{APOS}s|\s+is|\s+was)|spell|hint|encode|letters\s+of)\b[^\n.?!]{{0,30}}?"
      r"\b(?:the|your|this|that)\s+)(?:secret\s+)?(?:password|passphrase|pass\s+word|secret\s+(?:word|phrase|"
      r"key|code)|magic\s+word|access\s+code)\b"),
@@ -489,7 +513,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"instruction|update|alert))?\s*[:\]}]"),
     ("xx.delim.line_system", "role_delimiter", 0.55, "system developer admin",
      r"(?<=(?:^|\n)[ \t]*)(?:system|system\s+(?:prompt|message|note|override)|developer|admin)[ \t]*:[ \t]*\S"),
-    ("xx.delim.line_assistant", "role_delimiter", 0.3, "assistant =ai chatgpt =gpt claude =bot =model",
+    ("xx.delim.line_assistant", "role_delimiter", 0.25, "assistant =ai chatgpt =gpt claude =bot =model",
      r"(?<=\n[ \t]*)(?:assistant|AI|ChatGPT|GPT|Claude|bot|model)[ \t]*:[ \t]*\S"),
     ("xx.delim.end_begin", "role_delimiter", 0.8, "=end =begin =start =stop",
      r"(?<=(?:[#=%*\[<\-]{2,}|^|\n)[ \t]*)(?:end|begin|start|stop)\s*(?:of\s+)?(?:the\s+)?(?:new\s+|old\s+|"
@@ -524,7 +548,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"mention|mentioning|reveal|revealing|let|letting|alert|alerting)\s+(?:this\s+|it\s+|anything\s+)?"
      rf"(?:to\s+)?(?:the\s+|your\s+)?(?:user|human|recipient|reader)s?\b|\b(?:do\s+not|don{APOS}?t|never)\s+"
      rf"(?:mention|reveal|disclose|repeat)\s+(?:this|these)\s+(?:instructions?|message|note|rule)\b"),
-    ("en.indirect.when_user_asks", "indirect_injection", 0.45, "=when whenever every each =if",
+    ("en.indirect.when_user_asks", "indirect_injection", 0.25, "=when whenever every each =if",
      rf"\b(?:when|whenever|every\s+time|each\s+time|if)\s+(?:the\s+|a\s+|any\s+)?(?:user|human|someone|"
      rf"anyone|customer)s?\s+(?:asks?|says?|types?|mentions?|requests?|queries)\b{G6}(?:reply|respond|answer|"
      r"say|tell|output|write)\b"),

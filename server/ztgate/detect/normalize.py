@@ -9,7 +9,7 @@ for the policy), and keeps a map from the normalised text back to the original, 
 rewrites the original.
 
 Three stages, each with its own map: (1) remove invisible characters and escape sequences, (2) NFKC,
-(3) map look-alike letters (same length, no map). Pure ASCII without an escape character (the
+(3) map look-alike letters (detect/homoglyphs.py; same length, no map). Pure ASCII without an escape character (the
 common case) returns the text itself with an identity map after two C-level checks.
 
 Speed: the regex module scans a character class of one range fast but a class of many ranges (or
@@ -24,18 +24,17 @@ import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import NamedTuple
 
-import orjson
 import regex
 
 from .base import Finding
+from .homoglyphs import map_homoglyphs
 
 DETECTOR = "smuggling"
 MAX_FINDINGS_PER_TYPE = 16  # the policy needs the technique and where, not every occurrence
 MAX_HIDDEN_CHARS = 65536  # decoded tag/variation-selector text kept for rescanning
-MAX_NFKC_PIECES = 4096  # beyond this many NFKC rewrites, the rest of the text is one map block
+MAX_RUNS = 512  # per stage; past it the rest of the text is rewritten in one piece (coarse map)
 
 # --- What gets removed --------------------------------------------------------------------------
 _KIND: dict[str, str] = {}
@@ -43,17 +42,48 @@ for _c in "\u200b\u200c\u200d\u2060\u2061\u2062\u2063\u2064\ufeff\u00ad\u180e":
     _KIND[_c] = "zw"
 for _c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f":
     _KIND[_c] = "bidi"
-_BMP_INVISIBLE = tuple(_KIND)
 _JOINERS = "\u200c\u200d"  # legitimate inside Arabic, Persian, Indic words and emoji sequences
 _BIDI_MARKS = "\u200e\u200f"  # LRM/RLM: ordinary in right-to-left text
 _RTL_LETTER = regex.compile(r"[\u0590-\u08ff]")
-# Variation selectors (FE00-FE0F, E0100-E01EF) and tag characters (E0000-E007F): found with a
-# one-range seek, then the run is matched where it starts.
-_VS_SEEK = (regex.compile(r"[\ufe00-\ufe0f]"), regex.compile(r"[\U000e0100-\U000e01ef]"))
-_VS_RUN = regex.compile(r"[\ufe00-\ufe0f\U000e0100-\U000e01ef]++")
-_TAG_SEEK = regex.compile(r"[\U000e0000-\U000e007f]")
-_TAG_RUN = regex.compile(r"[\U000e0000-\U000e007f]++")
+# Where a suspicious run starts. Each seek is one range or literal (scanned fast) with lookarounds
+# checked only where it hits, so the glue of ordinary text is passed over inside the regex engine:
+# ZWJ/ZWNJ not touching an ASCII letter or digit (👩‍💻, Persian), one variation selector after a
+# symbol (❤️), LRM/RLM in right-to-left text. Those stay in the text; they hide nothing.
+_GATE = regex.compile(r"[\u200b-\u206f]")  # one range: is any of the next six worth a look?
+_SEEKS_GATED = tuple(regex.compile(p) for p in (
+    r"\u200b", r"[\u2060-\u2064]", r"[\u202a-\u202e]", r"[\u2066-\u2069]",
+    r"[\u200c-\u200d](?:(?<=[0-9A-Za-z].)|(?=[0-9A-Za-z]))",
+))
+_SEEK_MARKS = regex.compile(r"[\u200e-\u200f]")  # only in text without right-to-left letters
+_SEEKS_SINGLE = {c: regex.compile(c) for c in "\ufeff\u00ad\u180e"}  # looked for when `in` text
+_SEEK_VS = regex.compile(r"[\ufe00-\ufe0f](?:(?<=[0-9A-Za-z].)|(?=[\ufe00-\ufe0f\U000e0100-\U000e01ef]))")
+_SEEKS_ASTRAL = (regex.compile(r"[\U000e0000-\U000e007f]"), regex.compile(r"[\U000e0100-\U000e01ef]"))
 _ASTRAL = regex.compile(r"[\U00010000-\U0010ffff]")
+_RUN = regex.compile(
+    r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u00ad\u180e\ufe00-\ufe0f"
+    r"\U000e0000-\U000e007f\U000e0100-\U000e01ef]++"
+)
+_TAG_RUN = regex.compile(r"[\U000e0000-\U000e007f]++")
+_NOT_TAG = regex.compile(r"[^\U000e0000-\U000e007f]++")
+_KIND_RUN = {
+    "zw": regex.compile(r"[\u200b-\u200d\u2060-\u2064\ufeff\u00ad\u180e]++"),
+    "bidi": regex.compile(r"[\u200e\u200f\u202a-\u202e\u2066-\u2069]++"),
+    "vs": regex.compile(r"[\ufe00-\ufe0f\U000e0100-\U000e01ef]++"),
+    "tags": _TAG_RUN,
+}
+# Tag characters spell ASCII (U+E0041 is "A"); variation selectors carry one byte each (VS1-VS16
+# are 0-15, VS17-VS256 are 16-255): decoded with str.translate, not a loop.
+_TAG_TEXT = {**{o: None for o in range(0xE0000, 0xE0080)}, **{0xE0000 + b: chr(b) for b in range(0x20, 0x7F)}}
+_VS_BYTES = {**{0xFE00 + b: chr(b) for b in range(16)}, **{0xE0100 + b: chr(16 + b) for b in range(240)}}
+_DELETE = {**{ord(c): None for c in _KIND}, **{o: None for o in range(0xFE00, 0xFE10)},
+           **{o: None for o in range(0xE0000, 0xE0080)}, **{o: None for o in range(0xE0100, 0xE01F0)}}
+
+
+def _kind(c: str) -> str:
+    if c in _KIND:
+        return _KIND[c]
+    return "tags" if "\U000e0000" <= c <= "\U000e007f" else "vs"
+
 
 # ANSI/VT escape sequences: CSI (ESC [ or the C1 byte 0x9b), OSC (ESC ] or 0x9d, up to BEL or ST),
 # other escapes. Literal-led, bounded and possessive: linear on any input.
@@ -67,6 +97,7 @@ _CSI_REWRITES = frozenset("ABCDEFGHJKSTfnsu")  # cursor movement, erase, scroll:
 # Characters NFKC may change (quick check No or Maybe).
 _NFKC_SEEK = regex.compile(r"[\p{NFKC_QC=N}\p{NFKC_QC=M}]")
 _NFKC_RUN = regex.compile(r"[\p{NFKC_QC=N}\p{NFKC_QC=M}]++")
+_NFKC_MAYBE = regex.compile(r"\p{NFKC_QC=M}")  # may compose with the character before
 
 _SEVERITY = {"unicode_tags": "high", "variation_selectors": "high", "bidi_control": "medium",
              "zero_width": "medium", "homoglyphs": "medium", "ansi_escape": "medium"}
@@ -82,25 +113,51 @@ class Hidden(NamedTuple):
     text: str
 
 
+class _Map:
+    """How one stage's output maps to its input: blocks (out_start, in_start, out_len, in_len) for
+    every place the text changed, in order; between blocks the texts run in step."""
+
+    __slots__ = ("blocks", "starts", "out_len", "in_len")
+
+    def __init__(self, blocks: list[tuple[int, int, int, int]], out_len: int, in_len: int) -> None:
+        self.blocks = blocks
+        self.starts = [b[0] for b in blocks]
+        self.out_len = out_len
+        self.in_len = in_len
+
+    def start(self, i: int) -> int:
+        """The input index where output index i (a start, or an empty span) comes from."""
+        if i >= self.out_len:
+            return self.in_len
+        k = bisect_right(self.starts, i) - 1
+        if k < 0:
+            return i
+        os_, is_, ol, il = self.blocks[k]
+        return is_ if i < os_ + ol else i - (os_ + ol) + (is_ + il)
+
+    def end(self, j: int) -> int:
+        """The input index where an output span ending (exclusively) at j ends."""
+        i = j - 1
+        k = bisect_right(self.starts, i) - 1
+        if k < 0:
+            return j
+        os_, is_, ol, il = self.blocks[k]
+        return is_ + il if i < os_ + ol else i - (os_ + ol) + (is_ + il) + 1
+
+
 @dataclass(slots=True)
 class Normalized:
-    """The normalised text and the way back to the original.
-
-    _removed: for every removed character k (in order), its original index minus k, i.e. where it
-    would sit in the text without removals; _blocks: NFKC rewrites (start, start in the text after
-    removal, length, length there). Both empty: the identity."""
+    """The normalised text and the way back to the original (one _Map per stage that changed it;
+    none is the identity)."""
 
     text: str
     hidden: list[Hidden] = field(default_factory=list)
-    _removed: list[int] = field(default_factory=list, repr=False)
-    _blocks: list[tuple[int, int, int, int]] = field(default_factory=list, repr=False)
-    _starts: list[int] = field(default_factory=list, repr=False)
-    _mid_len: int = 0
-    _orig_len: int = 0
+    _maps: list[_Map] = field(default_factory=list, repr=False)
+    _hidden_done: int = field(default=0, repr=False)  # characters in hidden[:-1]
 
     @property
     def is_identity(self) -> bool:
-        return not self._removed and not self._blocks
+        return not self._maps
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original text that [start, end) of the normalised text came from.
@@ -108,34 +165,17 @@ class Normalized:
         A span that starts or ends inside a rewritten piece (an NFKC expansion such as "ﬁ" -> "fi")
         widens to the whole piece; characters removed inside the span (a zero-width space in the
         middle of a key) are covered, those just outside it are not."""
-        if not self._removed and not self._blocks:
+        if not self._maps:
             return start, end
         n = len(self.text)
         start = min(max(start, 0), n)
         end = min(max(end, start), n)
-        if start == end:
-            mid = self._mid_start(start) if start < n else self._mid_len
-            o = self._orig(mid) if mid < self._mid_len else self._orig_len
-            return o, o
-        return self._orig(self._mid_start(start)), self._orig(self._mid_end(end) - 1) + 1
-
-    def _orig(self, i: int) -> int:
-        return i + bisect_right(self._removed, i) if self._removed else i
-
-    def _mid_start(self, i: int) -> int:
-        k = bisect_right(self._starts, i) - 1
-        if k < 0:
-            return i
-        ns, ms, nl, ml = self._blocks[k]
-        return ms if i < ns + nl else i - (ns + nl) + (ms + ml)
-
-    def _mid_end(self, j: int) -> int:
-        i = j - 1
-        k = bisect_right(self._starts, i) - 1
-        if k < 0:
-            return j
-        ns, ms, nl, ml = self._blocks[k]
-        return ms + ml if i < ns + nl else i - (ns + nl) + (ms + ml) + 1
+        for m in reversed(self._maps):
+            if start == end:
+                start = end = m.start(start)
+            else:
+                start, end = m.start(start), m.end(end)
+        return start, end
 
 
 class _Findings:
@@ -164,42 +204,6 @@ class _Findings:
         return kept
 
 
-# --- Homoglyphs ---------------------------------------------------------------------------------
-
-
-def _homoglyph_table() -> dict[int, str]:
-    """Non-Latin letters that look like an ASCII letter, from Unicode's confusables (via the
-    confusable-homoglyphs package), built once at import. Latin-script letters (ı, ɑ) are left
-    alone so Turkish or IPA text is not rewritten; fullwidth and mathematical letters are NFKC's job.
-    Only single-letter targets are kept so the mapping never changes the text's length."""
-    raw = resources.files("confusable_homoglyphs").joinpath("confusables.json").read_bytes()
-    table: dict[int, str] = {}
-    for char, entries in orjson.loads(raw).items():
-        if len(char) != 1 or char.isascii() or not unicodedata.category(char).startswith("L"):
-            continue
-        if unicodedata.name(char, "").startswith(("LATIN", "MATHEMATICAL", "FULLWIDTH", "DOUBLE-STRUCK")):
-            continue
-        if unicodedata.normalize("NFKC", char).isascii():
-            continue
-        targets = [e["c"] for e in entries if len(e["c"]) == 1 and e["c"].isascii() and e["c"].isalpha()]
-        if targets:
-            same_case = [t for t in targets if t.isupper() == char.isupper()]
-            table[ord(char)] = (same_case or targets)[0]
-    return table
-
-
-_HOMOGLYPHS = _homoglyph_table()
-_WORD_LIMIT = 64  # a "word" longer than this is not a word; stop looking for its edges
-# One byte per character (text.encode("ascii", "replace")): ASCII letters -> "a", digits and "_"
-# -> "d", non-ASCII -> "u" (and the real "?", told apart by looking at the text), else " ".
-# Mixed-script words show up as "au"/"ua" pairs, found with bytes.find at memory speed.
-_SCRIPT_MAP = bytes(
-    ord("a") if chr(b).isascii() and chr(b).isalpha() else ord("d") if chr(b).isdigit() or b == ord("_")
-    else ord("u") if b == ord("?") else ord(" ")
-    for b in range(256)
-)
-
-
 # --- normalize ----------------------------------------------------------------------------------
 
 
@@ -209,90 +213,119 @@ def normalize(text: str) -> tuple[Normalized, list[Finding]]:
     mixed-script words to ASCII. Returns the normalised text with its offset map, and one
     "smuggling" finding per technique occurrence (original spans, capped per type)."""
     if text.isascii() and "\x1b" not in text:
-        return Normalized(text, _orig_len=len(text)), []
+        return Normalized(text), []
     findings = _Findings()
-    norm = Normalized(text, _orig_len=len(text))
-    mid = _remove_invisible(text, norm, findings)
-    norm._mid_len = len(mid)
-    out = mid
-    if not mid.isascii():
-        if not unicodedata.is_normalized("NFKC", mid):
-            out = _nfkc(mid, norm)
+    norm = Normalized(text)
+    out = _remove_invisible(text, norm, findings)
+    if not out.isascii():
+        if not unicodedata.is_normalized("NFKC", out):
+            out = _nfkc(out, norm)
         norm.text = out
-        if not out.isascii():
-            out = _map_homoglyphs(out, norm, findings)
+        out, words = map_homoglyphs(out, MAX_RUNS)
+        for start, end in words:
+            findings.add("homoglyphs", *norm.to_original(start, end))
     norm.text = out
     return norm, findings.capped()
 
 
 def _remove_invisible(text: str, norm: Normalized, findings: _Findings) -> str:
-    """Stage 1: drop escape sequences and invisible characters, classify each run, decode payloads."""
+    """Stage 1: drop escape sequences and invisible characters, classify each run, decode payloads.
+    Past MAX_RUNS runs the rest of the text is cleaned in one C-level pass (coarse map)."""
     runs: list[tuple[int, int, str, regex.Match[str] | None]] = []
+    cut = len(text)  # where fine-grained handling stops
     if "\x1b" in text or "\x9b" in text or "\x9d" in text:
-        runs += [(m.start(), m.end(), "ansi", m) for m in _ANSI.finditer(text)]
+        for m in _ANSI.finditer(text):
+            if len(runs) >= MAX_RUNS:
+                cut = min(cut, m.start())
+                break
+            runs.append((m.start(), m.end(), "ansi", m))
     if not text.isascii():
-        positions: list[int] = []
-        for char in _BMP_INVISIBLE:
-            i = text.find(char)
-            while i != -1:
-                positions.append(i)
-                i = text.find(char, i + 1)
-        if positions:
-            positions.sort()
-            start = prev = positions[0]
-            kind = _KIND[text[start]]
-            for i in positions[1:]:
-                k = _KIND[text[i]]
-                if i != prev + 1 or k != kind:
-                    runs.append((start, prev + 1, kind, None))
-                    start, kind = i, k
-                prev = i
-            runs.append((start, prev + 1, kind, None))
-        seeks = [(_VS_SEEK[0], _VS_RUN, "vs")]
+        seeks = [_SEEK_VS] + [seek for c, seek in _SEEKS_SINGLE.items() if c in text]
+        if _GATE.search(text):
+            seeks += _SEEKS_GATED
+            if not _RTL_LETTER.search(text):
+                seeks.append(_SEEK_MARKS)
         if _ASTRAL.search(text):
-            seeks += [(_VS_SEEK[1], _VS_RUN, "vs"), (_TAG_SEEK, _TAG_RUN, "tags")]
-        for seek, run, kind in seeks:  # a run found twice (mixed FE0x/E01xx) is skipped below
-            m = seek.search(text)
+            seeks += _SEEKS_ASTRAL
+        budget = MAX_RUNS
+        for seek in seeks:  # runs found twice (mixed kinds) are skipped below
+            m = seek.search(text, 0, cut)
             while m is not None:
-                r = run.match(text, m.start())
+                if budget <= 0:
+                    cut = min(cut, m.start())
+                    break
+                budget -= 1
+                r = _RUN.match(text, m.start())
                 assert r is not None
-                runs.append((r.start(), r.end(), kind, None))
-                m = seek.search(text, r.end())
-    if not runs:
+                i = r.start()
+                while i < r.end():  # one run per kind
+                    kind = _kind(text[i])
+                    k = _KIND_RUN[kind].match(text, i, r.end())
+                    assert k is not None
+                    runs.append((i, k.end(), kind, None))
+                    i = k.end()
+                m = seek.search(text, r.end(), cut)
+    if not runs and cut == len(text):
         return text
     runs.sort(key=lambda r: (r[0], -r[1]))
+    if len(runs) > MAX_RUNS:
+        cut = min(cut, runs[MAX_RUNS][0])
     pieces: list[str] = []
-    removed: list[int] = []
-    last = 0
+    blocks: list[tuple[int, int, int, int]] = []
+    last = npos = 0
     rtl: list[bool] = []
     for s, e, kind, m in runs:
-        if s < last:  # a run inside one already removed (BMP selectors inside a mixed payload)
+        if s < last or s >= cut:  # inside a run already removed, or past the cut
             continue
+        e = min(e, cut)
         _classify(text, s, e, kind, m, norm, findings, rtl)
         pieces.append(text[last:s])
-        base = s - len(removed)
-        removed.extend([base] * (e - s))
+        npos += s - last
+        blocks.append((npos, s, 0, e - s))
         last = e
-    pieces.append(text[last:])
-    norm._removed = removed
-    return "".join(pieces)
+    if cut < len(text):
+        tail = text[max(cut, last):]
+        clean = _ANSI.sub("", tail) if "\x1b" in tail or "\x9b" in tail or "\x9d" in tail else tail
+        clean = clean.translate(_DELETE)
+        _tail_findings(tail, clean, max(cut, last), norm, findings)
+        pieces += [text[last:max(cut, last)], clean]
+        npos += max(cut, last) - last
+        blocks.append((npos, max(cut, last), len(clean), len(tail)))
+        last = len(text)
+    else:
+        pieces.append(text[last:])
+    out = "".join(pieces)
+    norm._maps.append(_Map(blocks, len(out), len(text)))
+    return out
+
+
+def _tail_findings(tail: str, clean: str, offset: int, norm: Normalized, findings: _Findings) -> None:
+    """Findings and hidden text for the part of a dense adversarial input handled in one piece."""
+    if _SEEKS_ASTRAL[0].search(tail):
+        tags = _NOT_TAG.sub("", tail)
+        findings.add("unicode_tags", offset, offset + len(tail))
+        _hide(norm, offset, offset + len(tail), tags[:MAX_HIDDEN_CHARS].translate(_TAG_TEXT))
+    if len(clean) != len(tail):
+        findings.add("zero_width", offset, offset + len(tail), "high")
 
 
 def _classify(text: str, s: int, e: int, kind: str, m: regex.Match[str] | None, norm: Normalized,
               findings: _Findings, rtl: list[bool]) -> None:
     """The finding (and hidden payload) for one removed run, if the run is suspicious."""
     if kind == "tags":
-        payload = "".join(chr(ord(c) - 0xE0000) for c in text[s:e] if 0xE0020 <= ord(c) <= 0xE007E)
+        payload = text[s:min(e, s + MAX_HIDDEN_CHARS)].translate(_TAG_TEXT)
         # A subdivision flag (England, Scotland, Wales) is black flag + lowercase tag letters + cancel.
         if s > 0 and text[s - 1] == "\U0001f3f4" and payload.isalnum() and payload.islower() and len(payload) <= 7:
             return
         findings.add("unicode_tags", s, e)
         _hide(norm, s, e, payload)
     elif kind == "vs":
-        if e - s < 2:  # one selector after a base character is ordinary emoji/CJK presentation
+        if e - s < 2:  # one selector: ordinary presentation, unless it splits a word
+            if 0 < s and e < len(text) and text[s - 1].isalnum() and text[e].isalnum():
+                findings.add("variation_selectors", s, e, "medium")
             return
         findings.add("variation_selectors", s, e)
-        data = bytes((o - 0xFE00) if o <= 0xFE0F else (o - 0xE0100 + 16) for o in map(ord, text[s:e]))
+        data = text[s:min(e, s + MAX_HIDDEN_CHARS)].translate(_VS_BYTES).encode("latin-1")
         _hide(norm, s, e, data.decode("utf-8", errors="replace"))
     elif kind == "zw":
         run = text[s:e]
@@ -300,8 +333,9 @@ def _classify(text: str, s: int, e: int, kind: str, m: regex.Match[str] | None, 
             return  # byte-order mark
         if e - s >= 8:
             findings.add("zero_width", s, e, "high")  # long runs carry bits, not formatting
-        elif 0 < s and e < len(text) and text[s - 1].isalnum() and text[e].isalnum():
-            if run.strip(_JOINERS) or (text[s - 1].isascii() and text[e].isascii()):
+        elif 0 < s and e < len(text) and not text[s - 1].isspace() and not text[e].isspace():
+            before, after = text[s - 1], text[e]
+            if run.strip(_JOINERS) or (before.isascii() and after.isascii()):
                 findings.add("zero_width", s, e)  # not ZWJ/ZWNJ inside Persian, Indic or emoji
     elif kind == "bidi":
         run = text[s:e]
@@ -317,9 +351,22 @@ def _classify(text: str, s: int, e: int, kind: str, m: regex.Match[str] | None, 
 
 
 def _hide(norm: Normalized, s: int, e: int, payload: str) -> None:
-    used = sum(len(h.text) for h in norm.hidden)
-    if payload.strip() and used < MAX_HIDDEN_CHARS:
-        norm.hidden.append(Hidden(s, e, payload[: MAX_HIDDEN_CHARS - used]))
+    """Keep a decoded payload for rescanning. Payloads less than 256 characters apart are one
+    message split around visible text (a tag character after every letter): they are joined."""
+    joined = bool(norm.hidden) and s - norm.hidden[-1].end <= 256
+    if not payload or (not joined and not payload.strip()):
+        return
+    used = sum(len(h.text) for h in norm.hidden[-1:]) + norm._hidden_done
+    if used >= MAX_HIDDEN_CHARS:
+        return
+    payload = payload[: MAX_HIDDEN_CHARS - used]
+    if joined:
+        prev = norm.hidden.pop()
+        norm.hidden.append(Hidden(prev.start, e, prev.text + payload))
+    else:
+        if norm.hidden:
+            norm._hidden_done += len(norm.hidden[-1].text)
+        norm.hidden.append(Hidden(s, e, payload))
 
 
 def _ansi_severity(m: regex.Match[str]) -> str:
@@ -339,81 +386,54 @@ def _ansi_severity(m: regex.Match[str]) -> str:
 
 
 def _nfkc(mid: str, norm: Normalized) -> str:
-    """Stage 2: NFKC, one map block per rewritten character (with the combining marks around it),
-    so "ﬁ" -> "fi" and "e" + U+0301 -> "é" keep exact spans. Past MAX_NFKC_PIECES rewrites the rest
-    of the text becomes a single block."""
+    """Stage 2: NFKC, rewriting each changed character with the combining marks around it, so
+    "ﬁ" -> "fi" and "e" + U+0301 -> "é" keep exact spans (length-preserving rewrites such as
+    fullwidth letters need no map block). Past MAX_RUNS rewrites the rest is one block."""
+    # Characters that map to one character (fullwidth forms, circled digits, mathematical
+    # letters): replaced in C (str.replace, or one translate when there are many), no map block;
+    # what is left goes piece by piece.
+    one_to_one = {}
+    for char in set(_NFKC_SEEK.findall(mid)):
+        repl = unicodedata.normalize("NFKC", char)
+        if len(repl) == 1 and not unicodedata.combining(char) and not unicodedata.combining(repl):
+            one_to_one[ord(char)] = repl
+    if len(one_to_one) > 32:
+        mid = mid.translate(one_to_one)
+    else:
+        for code, repl in one_to_one.items():
+            mid = mid.replace(chr(code), repl)
+    if unicodedata.is_normalized("NFKC", mid):
+        return mid
     pieces: list[str] = []
     blocks: list[tuple[int, int, int, int]] = []
-    last = npos = 0
-    m = _NFKC_SEEK.search(mid)
-    while m is not None:
-        run = _NFKC_RUN.match(mid, m.start())
-        assert run is not None
-        s, e = run.span()
-        if s > last and unicodedata.combining(mid[s]):
-            s -= 1  # the character a combining mark composes with
-        if len(blocks) >= MAX_NFKC_PIECES:
-            s, e = max(s, last), len(mid)
+    last = npos = changed = 0
+    for m in _NFKC_RUN.finditer(mid):
+        s, e = m.span()
+        if s < last:
+            continue
+        if s > last and _NFKC_MAYBE.match(mid, s):
+            s -= 1  # the character a combining mark or Hangul vowel composes with
+        coarse = changed >= MAX_RUNS
+        if coarse:
+            s, e = last, len(mid)
         repl = unicodedata.normalize("NFKC", mid[s:e])
-        if repl != mid[s:e]:
-            pieces += [mid[last:s], repl]
-            npos += s - last
+        if repl == mid[s:e]:
+            if coarse:
+                break
+            continue
+        changed += 1
+        pieces += [mid[last:s], repl]
+        npos += s - last
+        if len(repl) != e - s or e - s > 1:  # only a 1:1 rewrite keeps every offset
             blocks.append((npos, s, len(repl), e - s))
-            npos += len(repl)
-            last = e
-        m = _NFKC_SEEK.search(mid, e) if e < len(mid) else None
-    if not blocks:
+        npos += len(repl)
+        last = e
+        if e == len(mid):
+            break
+    if not pieces:
         return mid
     pieces.append(mid[last:])
-    norm._blocks = blocks
-    norm._starts = [b[0] for b in blocks]
-    return "".join(pieces)
-
-
-def _map_homoglyphs(text: str, norm: Normalized, findings: _Findings) -> str:
-    """Stage 3: map look-alike letters to ASCII in words that mix them with ASCII letters
-    ("pаssword" with a Cyrillic а), and, in text that is mostly ASCII, in words made only of
-    look-alikes ("рау" in an English sentence). Words of a script's own text ("сор" in a Russian
-    sentence) stay as they are. The mapping keeps the length."""
-    codes = text.encode("ascii", "replace").translate(_SCRIPT_MAP)
-    hits: list[int] = []
-    for pair, offset in ((b"au", 1), (b"ua", 0)):
-        i = codes.find(pair)
-        while i != -1:
-            if ord(text[i + offset]) in _HOMOGLYPHS:
-                hits.append(i + offset)
-            i = codes.find(pair, i + 1)
-    non_ascii = codes.count(b"u") - text.count("?")
-    if 0 < non_ascii and 3 * non_ascii <= codes.count(b"a"):  # mostly ASCII: every look-alike word
-        i = codes.find(b"u")
-        while i != -1:
-            if ord(text[i]) in _HOMOGLYPHS:
-                hits.append(i)
-            i = codes.find(b"u", i + 1)
-    if not hits:
-        return text
-    hits.sort()
-    chars: list[str] | None = None
-    done = -1
-    for p in hits:
-        if p < done:
-            continue
-        ws = max(codes.rfind(b" ", max(0, p - _WORD_LIMIT), p) + 1, p - _WORD_LIMIT, 0)
-        we = codes.find(b" ", p, p + _WORD_LIMIT)
-        we = min(len(text), p + _WORD_LIMIT) if we == -1 else we
-        done = we
-        word = text[ws:we]
-        if codes.find(b"a", ws, we) == -1:
-            # Only look-alikes: a homoglyph word if every letter has an ASCII twin and the words
-            # around it are ASCII.
-            letters = [c for c in word if c.isalpha()]
-            if len(letters) < 2 or any(ord(c) not in _HOMOGLYPHS for c in letters):
-                continue
-            window = codes[max(0, ws - 48):ws] + codes[we:we + 48]
-            if window.count(b"a") < 4 or window.count(b"a") <= 2 * window.count(b"u"):
-                continue
-        if chars is None:
-            chars = list(text)
-        chars[ws:we] = word.translate(_HOMOGLYPHS)
-        findings.add("homoglyphs", *norm.to_original(ws, we))
-    return "".join(chars) if chars is not None else text
+    out = "".join(pieces)
+    if blocks:
+        norm._maps.append(_Map(blocks, len(out), len(mid)))
+    return out

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ CACHE_MIN_CHARS = 512  # shorter texts are cheaper to scan than to hash
 # Presence findings (not redactable) of one type kept per text: the policy needs presence and a count,
 # not the thousandth URL.
 MAX_PRESENCE_PER_TYPE = 32
+
+_SEPARATOR = "\n\n"  # between payloads rescanned together
 
 # What a normaliser and a decoder look like (detect/normalize.py, detect/decode.py).
 Normalizer = Callable[[str], tuple[Any, list[Finding]]]
@@ -401,13 +404,46 @@ class Scanner:
             if name == "injection":
                 injection_score = max(injection_score, self._score(source, found))
         if rescan:
-            for start, end, encoding, payload in self._hidden(normalized, scanned, to_original, text):
-                for name, detector in rescan:
-                    found = detector.scan(payload, direction)
-                    findings += [_moved(f, start, end, encoding) for f in found]
-                    if name == "injection":
-                        injection_score = max(injection_score, self._score(payload, found))
+            payloads = list(self._hidden(normalized, scanned, to_original, text))
+            if payloads:
+                found, score = self._rescan(payloads, rescan, direction)
+                findings += found
+                injection_score = max(injection_score, score)
         return tuple(dedupe(findings)), injection_score
+
+    def _rescan(
+        self, payloads: list[tuple[int, int, str, str]], rescan: list[tuple[str, Detector]], direction: str
+    ) -> tuple[list[Finding], float]:
+        """Scan decoded/hidden payloads: all of them joined into one text (blank lines between), one
+        call per detector, so a text with hundreds of small payloads costs one scan of their total
+        (bounded by decode max_bytes), not hundreds of calls; a payload split over several segments is
+        also seen whole. Each finding takes the original span (and encoding) of the segments it
+        touches."""
+        if len(payloads) == 1:
+            joined = payloads[0][3]
+            offsets = [0]
+        else:
+            offsets = []
+            pieces = []
+            pos = 0
+            for _, _, _, payload in payloads:
+                offsets.append(pos)
+                pieces.append(payload)
+                pos += len(payload) + len(_SEPARATOR)
+            joined = _SEPARATOR.join(pieces)
+        out: list[Finding] = []
+        score = 0.0
+        for name, detector in rescan:
+            found = detector.scan(joined, direction)
+            for f in found:
+                first = max(0, bisect_right(offsets, f.start) - 1)
+                last = max(first, bisect_right(offsets, max(f.start, f.end - 1)) - 1)
+                start = min(payloads[k][0] for k in range(first, last + 1))
+                end = max(payloads[k][1] for k in range(first, last + 1))
+                out.append(_moved(f, start, end, payloads[first][2]))
+            if name == "injection":
+                score = max(score, self._score(joined, found))
+        return out, score
 
     def _score(self, text: str, found: list[Finding]) -> float:
         """The injection score of a text: the detector's own score when it has one (it is the number

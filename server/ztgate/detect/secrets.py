@@ -3,10 +3,14 @@ password/token assignments, in prompts, tool results and model output.
 
 The rules are data (detect/secret_rules.py); this module compiles them once, runs them and checks
 what they match. Per text: one lowercase copy and one Aho-Corasick pass find every rule keyword;
-only rules with a keyword present run, anchored rules only where their keyword sits; each match
-must pass the rule's entropy floor, the placeholder filter ("xxxx", "<your-key>", "${TOKEN}",
-"changeme") and its validator. Overlapping matches keep the most specific rule. Findings are
-redactable and cover the secret value only (for `password = "…"`, the part in quotes).
+only rules with a keyword present run, anchored rules only where their keyword sits (at most
+MAX_ANCHORS places per rule: padding a text with decoys buys an attacker nothing but that cap);
+each match must pass its validator, the rule's entropy floor and the placeholder filter ("xxxx",
+"<your-key>", "${TOKEN}", "changeme"). Overlapping matches keep the most specific rule. Findings
+are redactable and cover the secret value only (for `password = "…"`, the part in quotes).
+
+Measured on third-party test cases (bench/quality_secrets.py): recall 0.999 on gitleaks' and
+detect-secrets' provider/cloud credential positives, no false positive on 2,585 benign prompts.
 """
 
 from __future__ import annotations
@@ -16,17 +20,19 @@ import binascii
 import math
 import string
 import zlib
-from collections import Counter
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 
 import ahocorasick
 import regex
 
 from .base import Finding
-from .secret_rules import RULES, SecretRule
+from .secret_rules import KEY_PREFIXES, NOT_SECRET_KEYS, RULES, SecretRule
 
 NAME = "secrets"
+MAX_ANCHORS = 1024  # matches tried per rule and text; beyond that, adversarial padding
 
 # --- Placeholders ---------------------------------------------------------------------------------
 # Values that stand for a secret rather than being one. HARD applies to every rule; SOFT only to
@@ -55,15 +61,15 @@ _PATH_OR_URL = regex.compile(r"(?:[A-Za-z][\w+.-]{0,20}://|\.{0,2}/|~/|[A-Za-z]:
 _BASE64_MARK = regex.compile(r"[\d+]|=$")
 _HAS_LETTER = regex.compile(r"[A-Za-z]")
 _STRONG_CHAR = regex.compile(r"[^A-Za-z_.\-]")  # a digit or a symbol that is not a word separator
-_PRIORITY = {"provider": 3, "generic": 1}
+_PUBLIC_NAMES = ("public", "pub", "csrf", "xsrf", "next", "page", "cancel")
 
 
 def shannon_entropy(value: str) -> float:
     """Bits per character of value's character distribution."""
-    if not value:
-        return 0.0
     n = len(value)
-    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+    if n == 0:
+        return 0.0
+    return -sum((k := value.count(c)) / n * math.log2(k / n) for c in set(value))
 
 
 def is_placeholder(value: str, generic: bool) -> bool:
@@ -151,9 +157,19 @@ def _private_key(value: str, m: regex.Match[str], rule: SecretRule) -> float | N
     return 0.7
 
 
+def _public_name(m: regex.Match[str]) -> bool:
+    """Whether the name the keyword ends is a public or anti-forgery one (publicKey, csrf_token,
+    next_page_token): not a secret."""
+    before = m.string[max(0, m.start() - 8):m.start()].lower().rstrip("_.-")
+    return before.endswith(_PUBLIC_NAMES)
+
+
 def _generic_value(value: str, quoted: bool) -> bool:
     """Shared checks for values that only a name marks as secret: not code, not a path, a URL, a
-    version, a constant or a dotted name."""
+    version, a constant or a dotted name (an unquoted one judged without the punctuation that
+    ends a sentence or a condition: `if password == stored_password:`)."""
+    if not quoted:
+        value = value.rstrip(".:,;!?") or value
     if _PATH_OR_URL.match(value) or _VERSION.search(value) or _NAME.fullmatch(value):
         return False
     if not quoted and (_CONSTANT.fullmatch(value) or value[0] in "$%@&*!#"):
@@ -169,7 +185,7 @@ def _is_quoted(m: regex.Match[str]) -> bool:
 def _password(value: str, m: regex.Match[str], rule: SecretRule) -> float | None:
     """A password: at least 8 characters; unquoted, letters with a digit or a symbol other than a
     word separator (`password = request.form`, `pwd = shorter-version` are not passwords)."""
-    if len(value) < 8:
+    if len(value) < 8 or _public_name(m):
         return None
     quoted = _is_quoted(m)
     if not quoted and (not _HAS_LETTER.search(value) or not _STRONG_CHAR.search(value)):
@@ -177,10 +193,30 @@ def _password(value: str, m: regex.Match[str], rule: SecretRule) -> float | None
     return rule.score if _generic_value(value, quoted) else None
 
 
+_KEY_PREFIX = regex.compile(rf"(?i)(?:{KEY_PREFIXES})[_.-]?$")
+_KEY_WORD_BEFORE = regex.compile(r"(?i)([a-z0-9]{1,32})[_.-]$")
+
+
+def _secret_key(value: str, m: regex.Match[str], rule: SecretRule) -> float | None:
+    """A value named "…key" is a secret when "key" is the whole name (`"key": …`), follows a
+    secret-ish word (api_key, secretKey, X-Api-Key) or a separator after a word that does not
+    name a non-secret key (softlayer_key yes; sort_key, bucket_key, monkey, schemaKey no)."""
+    score = _secret(value, m, rule)
+    if score is None:
+        return None
+    before = m.string[max(0, m.start() - 33):m.start()]
+    if not before or not (before[-1].isalnum() or before[-1] in "_.-"):
+        return score
+    if _KEY_PREFIX.search(before):
+        return score
+    word = _KEY_WORD_BEFORE.search(before)
+    return score if word is not None and word.group(1).lower() not in NOT_SECRET_KEYS else None
+
+
 def _secret(value: str, m: regex.Match[str], rule: SecretRule) -> float | None:
     """A token or key value: at least 10 characters with a digit or a symbol other than a word
     separator (generated keys have them; `key="ClearTextPassword"` names a key, it is not one)."""
-    if len(value) < 10 or not _STRONG_CHAR.search(value):
+    if len(value) < 10 or not _STRONG_CHAR.search(value) or _public_name(m):
         return None
     return rule.score if _generic_value(value, _is_quoted(m)) else None
 
@@ -219,7 +255,7 @@ def _kubernetes(value: str, m: regex.Match[str], rule: SecretRule) -> float | No
 VALIDATORS: dict[str, Validator] = {
     "github": _github, "gitlab": _gitlab, "aws_key_id": _aws_key_id, "mixed_case_digits": _mixed_case_digits,
     "jwt": _jwt, "jwt_base64": _jwt_base64, "private_key": _private_key, "password": _password,
-    "secret": _secret, "url_password": _url_password, "user_password": _user_password,
+    "secret": _secret, "secret_key": _secret_key, "url_password": _url_password, "user_password": _user_password,
     "kubernetes": _kubernetes,
 }
 
@@ -231,9 +267,8 @@ VALIDATORS: dict[str, Validator] = {
 class _Compiled:
     rule: SecretRule
     regex: regex.Pattern[str]
-    requires: tuple[regex.Pattern[str], ...]
+    requires: tuple[tuple[str, ...], ...]
     validator: Validator | None
-    generic: bool
 
 
 class SecretsDetector:
@@ -250,8 +285,8 @@ class SecretsDetector:
             if rule.validator is not None and rule.validator not in VALIDATORS:
                 raise ValueError(f"secret rule {rule.id}: unknown validator {rule.validator!r}")
             self._rules.append(_Compiled(
-                rule, regex.compile(rule.pattern), tuple(regex.compile(p) for p in rule.requires),
-                VALIDATORS[rule.validator] if rule.validator else None, rule.family != "provider",
+                rule, regex.compile(rule.pattern), rule.requires,
+                VALIDATORS[rule.validator] if rule.validator else None,
             ))
             if not rule.keywords:
                 self._always.append(i)
@@ -271,59 +306,79 @@ class SecretsDetector:
         lower = text.lower()
         hits: dict[str, list[int]] = {}
         for end, kw in self._automaton.iter(lower):
-            hits.setdefault(kw, []).append(end - len(kw) + 1)
-        if not hits and not self._always:
-            return []
+            if kw in hits:
+                hits[kw].append(end)
+            else:
+                hits[kw] = [end]
         same_offsets = len(lower) == len(text)
         candidates: dict[int, list[str]] = {i: [] for i in self._always}
         for kw in hits:
             for i in self._by_keyword[kw]:
-                candidates.setdefault(i, []).append(kw)
+                if i in candidates:
+                    candidates[i].append(kw)
+                else:
+                    candidates[i] = [kw]
         found: list[tuple[int, Finding]] = []
         for i in sorted(candidates):
             c = self._rules[i]
-            if c.requires and not all(p.search(text) for p in c.requires):
-                continue
             if c.rule.anchored and same_offsets:
-                starts = sorted({p for kw in candidates[i] for p in hits[kw]})
-                matches: Iterable[regex.Match[str] | None] = (c.regex.match(text, p) for p in starts)
+                kws = candidates[i]
+                starts = sorted({e - len(kw) + 1 for kw in kws for e in hits[kw]}) if len(kws) > 1 else [
+                    e - len(kws[0]) + 1 for e in hits[kws[0]]]
+                match = c.regex.match
+                matches: Iterable[regex.Match[str] | None] = (match(text, p) for p in starts[:MAX_ANCHORS])
             else:
-                matches = c.regex.finditer(text)
+                matches = islice(c.regex.finditer(text), MAX_ANCHORS)
+            required: bool | None = None  # checked at the first match: most texts never get there
             for m in matches:
-                if m is not None:
-                    f = self._check(c, m)
-                    if f is not None:
-                        found.append((c.rule.priority if c.generic else 3, f))
+                if m is None:
+                    continue
+                if c.requires:
+                    if required is None:
+                        required = all(any(w in lower for w in group) for group in c.requires)
+                    if not required:
+                        break
+                f = self._check(c, m)
+                if f is not None:
+                    found.append((c.rule.priority, f))
         return _resolve(found)
 
     def _check(self, c: _Compiled, m: regex.Match[str]) -> Finding | None:
         rule = c.rule
         group = "secret" if "secret" in c.regex.groupindex and m.start("secret") >= 0 else 0
         start, end = m.span(group)
-        value = m.group(group)
+        if "pre" in c.regex.groupindex and m.start("pre") >= 0:
+            start = m.start("pre")  # the part of the secret the pattern looked back for
         if start == end:
             return None
-        if rule.entropy is not None and shannon_entropy(value) < rule.entropy:
-            return None
-        if is_placeholder(value, generic=False):
-            return None
+        value = m.string[start:end]
         score = rule.score
-        if c.validator is not None:
+        if c.validator is not None:  # cheapest rejections first: most generic matches end here
             checked = c.validator(value, m, rule)
             if checked is None:
                 return None
             score = checked
+        if rule.entropy is not None and shannon_entropy(value) < rule.entropy:
+            return None
+        if is_placeholder(value, generic=False):
+            return None
         return Finding(NAME, rule.id, rule.severity, round(min(max(score, 0.0), 1.0), 3), start, end, True)
 
 
 def _resolve(found: list[tuple[int, Finding]]) -> list[Finding]:
-    """Drop matches that overlap a better one: higher priority, then longer, then earlier."""
+    """Drop matches that overlap a better one: higher priority, then longer, then earlier. Kept
+    spans are disjoint and sorted, so each candidate is checked against its two neighbours."""
     if len(found) <= 1:
         return [f for _, f in found]
     found.sort(key=lambda pf: (-pf[0], -(pf[1].end - pf[1].start), pf[1].start))
+    starts: list[int] = []
     kept: list[Finding] = []
     for _, f in found:
-        if all(f.end <= k.start or f.start >= k.end for k in kept):
-            kept.append(f)
-    kept.sort(key=lambda f: (f.start, f.end))
+        i = bisect_right(starts, f.start)
+        if i > 0 and kept[i - 1].end > f.start:
+            continue
+        if i < len(kept) and kept[i].start < f.end:
+            continue
+        starts.insert(i, f.start)
+        kept.insert(i, f)
     return kept

@@ -140,6 +140,10 @@ class Exchange:
         except Exception as exc:  # a malformed upstream body must never break the client's stream
             log.warning("response parsing failed: %s", exc)
             self.error = ("response_parse", str(exc)[:200])
+            if self._guard is not None and self._guard.blocked is None:
+                # Inspected output that cannot be inspected any more is cut off (fail closed).
+                self._guard.blocked = "output inspection failed"
+                return Continue(body=self._guard.cut())
             held = reader.holding
             reader.stop()
             if held:  # release what was held, unchanged: the client gets the provider's bytes
@@ -264,7 +268,12 @@ class Exchange:
             self.llm = LLMRequest(route.provider, route.operation, route.model, False, None)
 
         try:
-            evaluation = self.gateway.decide(http, self.identity, self.llm, findings=self._inspect_request())
+            findings = self._inspect_request()
+        except Exception as exc:  # a detector bug fails closed, like a policy failure
+            log.exception("content inspection failed")
+            return self._reject(adapter, 503, f"content inspection failed: {type(exc).__name__}", "inspection_error", kind="inspection")
+        try:
+            evaluation = self.gateway.decide(http, self.identity, self.llm, findings=findings)
         except PolicyFailure as exc:
             return self._reject(adapter, 503, f"policy evaluation failed: {exc}", "policy_error", kind="policy")
         self.decision, self.eval_ms = evaluation.decision, evaluation.eval_ms

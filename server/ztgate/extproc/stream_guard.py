@@ -79,7 +79,7 @@ class StreamGuard:
         if self.blocked is not None:
             return b""
         for event in events:
-            texts = self._adapter.stream_texts(event)
+            texts = [self._as_delta_if_first(t) for t in self._adapter.stream_texts(event)]
             self._held.append(_Held(event, texts, [t.text for t in texts]))
         return self._release(final=False)
 
@@ -96,7 +96,7 @@ class StreamGuard:
         if cut_events == 0 and not final:
             return b""
         if not self._inspect(cut_events if not final else len(self._held)):
-            return self._cut()
+            return self.cut()
         last = self._last_per_channel() if final else {}
         out = [self._emit(held, last.get(i, ())) for i, held in enumerate(self._held[:cut_events])]
         del self._held[:cut_events]
@@ -113,6 +113,15 @@ class StreamGuard:
         for channel, i in last.items():
             out[i] = out.get(i, ()) + (channel,)
         return out
+
+    def _as_delta_if_first(self, text: StreamText) -> StreamText:
+        """A "done" text repeats a channel's deltas, except where no delta came (some servers send a
+        tool call's arguments only whole): then it is new text, inspected like any other."""
+        if text.kind not in _DONE_KINDS or text.channel in self._channels:
+            return text
+        if any(t.channel == text.channel and t.kind not in _DONE_KINDS for h in self._held for t in h.texts):
+            return text
+        return StreamText(text.channel, "text" if text.kind == "text_done" else "tool_call_arguments", text.text)
 
     def _releasable(self) -> int:
         """How many held events (from the oldest) can go now: all before the first event that holds
@@ -201,7 +210,8 @@ class StreamGuard:
             return self._adapter.encode_event(held.event)
         return self._adapter.rewrite_stream_event(held.event, out)
 
-    def _cut(self) -> bytes:
+    def cut(self) -> bytes:
+        """End the stream here: drop what is held, send the provider's own mid-stream error event."""
         self._held.clear()
         return self._adapter.stream_error_event(403, f"output blocked: {self.blocked}", "policy_denied")
 
