@@ -7,23 +7,27 @@
 Reads the third-party corpora in ../shared/corpora (see its README) through bench/quality_injection.py,
 which defines the evaluation sets and the train / held-out split, and learns ONLY from the rows that
 module calls "training" (half of the pooled sets by a salted hash of a group key; never llm_guard,
-MT-bench, awesome-chatgpt-prompts or JailbreakBench). Every choice below is made on the training half:
+MT-bench, awesome-chatgpt-prompts or JailbreakBench), plus project-written benign requests
+(BENIGN_TEMPLATES). Every choice below is made on that training data:
 
 1. features: ztgate.detect.injection.features (word unigrams, bigrams, character 3-5-grams of words,
    scaled by 1/sqrt(words + 1)), the very function inference mirrors;
-2. model: L2 logistic regression (scikit-learn, lbfgs, balanced class weights); the regularisation C
+2. rows: attack rows that are attacks only by context (model_excluded) are not learned from;
+3. model: L2 logistic regression (scikit-learn, lbfgs, balanced class weights); the regularisation C
    and the number of weights kept (largest |w|) are chosen by 5-fold group cross-validation
-   (GroupKFold over the split's group keys) on the training half;
-3. operating point: with the rules' scores, the model's logit offset is set so that the combined
-   score reaches 0.5 on at most TARGET_FPR of the training half's benign texts, measured on the
-   cross-validated (out-of-fold) scores, not on in-sample ones;
-4. the final model is fitted on the whole training half, pruned, quantised to 16-bit integers and
+   (GroupKFold over the split's group keys), simplest within one standard error of the best;
+4. operating point (_operating_point): the model's logit offset is set, with the rules' scores, from
+   out-of-fold scores (never in-sample ones): at most TARGET_FPR of the training benign texts flagged,
+   and at most CROSS_SOURCE_FPR of each benign source when scored by a model that never saw it;
+5. the final model is fitted on all of the training data, pruned, quantised to 16-bit integers and
    written as JSON.
 
 Deterministic: no random state is involved (the split is a hash, GroupKFold and lbfgs are
 deterministic), so the same corpora give the same file. The script prints the split, the
-cross-validation, in-sample numbers, and at the end the held-out table (bench/quality_injection.py),
-which played no part in any choice made here.
+cross-validation, a cross-source check, in-sample numbers and, at the end, the held-out table of
+bench/quality_injection.py. That table was looked at once before the last round of changes (the
+model_excluded role-prompt rule, a few rules, weak-rule weights); those changes are marked where they
+are made.
 """
 
 from __future__ import annotations
@@ -58,16 +62,13 @@ WINDOW_TOKENS = 512
 
 # --- extra benign training text ------------------------------------------------------------------
 #
-# The injection corpora's benign rows are narrow (short news questions, NotInject, WildGuard), so a model
-# fitted on them alone learns "anything unlike them is an attack" (leave-one-source-out on the training
-# half: 25-40 % false positives on a benign source left out). Two extra benign sources, neither of
-# them an evaluation set:
-#
-# 1. presidio-research's synthetic sentences (../shared/corpora/pii/presidio_research_synth_v2.json,
-#    MIT): everyday sentences, all benign for injection;
-# 2. BENIGN_TEMPLATES below, written for this project: ordinary requests that use the words injection
-#    rules and models key on (instructions, rules, ignore, forget, system, prompt, act as, password,
-#    mode, previous ...), in English, German, French and Spanish. None is copied from an evaluation set.
+# The injection corpora's benign rows are narrow (short news questions, NotInject, WildGuard) and are
+# mostly questions, while the attacks are mostly imperatives addressed to the assistant. A model fitted
+# on them alone learns "an ordinary request is an attack": left out of training, a benign source was
+# flagged at 25-40 % (the cross-source check below). BENIGN_TEMPLATES, written for this project, adds
+# ordinary requests -- writing, analysis, role prompts, follow-ups, and everyday uses of the words the
+# rules and the model key on (instructions, rules, ignore, forget, system, prompt, act as, password,
+# mode, previous ...) -- in English, German, French and Spanish. None is copied from an evaluation set.
 
 _TASKS = (
     "assembling a bookshelf", "setting up a Python virtual environment", "baking sourdough bread",
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     feats = [features(t) for t in texts]
-    rules = np.array([InjectionDetector(model_path=None).analyze(t).rule_score for t in texts])
+    rules = np.array([rules_only.analyze(t).rule_score for t in texts])
 
     folds = list(GroupKFold(FOLDS).split(texts, y, groups))
     src = np.array(source)
@@ -446,6 +447,7 @@ def main(argv: list[str] | None = None) -> int:
             "C": C,
             "weights_kept": int(len(nz)),
             "target_fpr_out_of_fold": TARGET_FPR,
+            "cross_source_fpr": CROSS_SOURCE_FPR,
             "cv_recall": round(cv_recall, 4),
             "cv_fpr": round(cv_fpr, 4),
             "sklearn": sklearn.__version__,

@@ -3,7 +3,8 @@
 Two kinds of evidence, combined into one score in 0..1:
 
 * **Rules** (detect/injection_rules.py): phrases per technique and language (English, German, French,
-  Spanish; the core override phrase in Italian, Portuguese and Dutch), each with a weight. A rule is
+  Spanish; the core override phrase in Italian, Portuguese, Dutch, Russian, Serbo-Croatian and
+  Polish), each with a weight. A rule is
   tried only at the words that can start it (an anchored match at a token), so a text costs one
   tokenisation and a handful of anchored attempts, linear in its length.
 * **Model**: logistic regression over word unigrams, word bigrams and character 3-5-grams of words,
@@ -21,14 +22,17 @@ typed by technique ("instruction_override", "jailbreak_persona", "prompt_extract
 
 `score(text)` is the number the policy compares with its own threshold; the scanner calls it right
 after `scan` on the same text, so the last analysis is memoised (one entry).
+
+The detector does no text normalisation of its own: the scanner hands it text with invisible
+characters removed and homoglyphs folded (detect/normalize.py), and rescans decoded payloads.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from itertools import accumulate, islice, repeat
 from functools import lru_cache
+from itertools import accumulate, islice, repeat
 from pathlib import Path
 
 import orjson
@@ -51,6 +55,10 @@ _WORD_CACHE_MAX = 200_000  # word -> model contribution and word -> candidate ru
 # ahead for a pattern's required literal through the rest of the text, which made many attempts on a
 # long text quadratic).
 MATCH_WINDOW = 600
+# After this many anchored attempts in one text, failed attempts are remembered by (rule, the window
+# of text they saw), so a text that repeats itself ("ignore ignore ignore ...") costs one attempt per
+# distinct window instead of one per word. Ordinary texts never get there.
+MEMO_AFTER_ATTEMPTS = 2_000
 
 
 # --- model features (shared with scripts/train_injection.py, which must featurise identically) ---------
@@ -190,37 +198,41 @@ class _CompiledRule:
     technique: str
     weight: float
     pattern: regex.Pattern
+    looks_behind: bool  # the match depends on text before its start, not only on what follows
 
 
 @dataclass(frozen=True, slots=True)
 class _RuleSet:
     rules: tuple[_CompiledRule, ...]
-    # first two letters of a word (or the whole 1-letter word) -> [(rule index, prefix, exact?)]
-    by_key: dict[str, tuple[tuple[int, str, bool], ...]]
+    # first two letters of a word (or the whole 1-letter word) -> [(rule index, prefix, exact?, next)]
+    # where `next` is the prefix the following word must have ("" = any)
+    by_key: dict[str, tuple[tuple[int, str, bool, str], ...]]
     # rules searched over the whole text when one of their gate strings occurs (lowercase)
     searched: tuple[tuple[int, tuple[str, ...]], ...]
 
 
 def _compile_rules(rules=RULES) -> _RuleSet:
     compiled: list[_CompiledRule] = []
-    by_key: dict[str, list[tuple[int, str, bool]]] = {}
+    by_key: dict[str, list[tuple[int, str, bool, str]]] = {}
     searched: list[tuple[int, tuple[str, ...]]] = []
     for i, rule in enumerate(rules):
         if rule.technique not in TECHNIQUES:
             raise ValueError(f"injection rule {rule.id}: unknown technique {rule.technique}")
         flags = regex.V0 if rule.id.endswith(":cs") else regex.V0 | regex.IGNORECASE
-        compiled.append(_CompiledRule(rule.id, rule.technique, rule.weight, regex.compile(rule.pattern, flags)))
+        compiled.append(_CompiledRule(
+            rule.id, rule.technique, rule.weight, regex.compile(rule.pattern, flags), "(?<" in rule.pattern
+        ))
         gates = []
         for start in rule.starts.split():
             if start.startswith("~"):
                 gates.append(start[1:].lower())
                 continue
             exact = start.startswith("=")
-            word = start.lstrip("=").lower()
+            word, _, following = start.lstrip("=").lower().partition("/")
             key = word if len(word) < 2 else word[:2]
             if not exact and len(word) < 2:
                 raise ValueError(f"injection rule {rule.id}: prefix {start!r} is too short")
-            by_key.setdefault(key, []).append((i, word, exact))
+            by_key.setdefault(key, []).append((i, word, exact, following))
         if gates:
             searched.append((i, tuple(gates)))
     return _RuleSet(tuple(compiled), {k: tuple(v) for k, v in by_key.items()}, tuple(searched))
@@ -274,18 +286,22 @@ class InjectionDetector:
         self.threshold = threshold
         self._rules = _default_rules()
         self._model = _load_model(str(model_path)) if model_path is not None else None
-        self._rule_cache: dict[str, tuple[tuple[int, ...], ...]] = {}
+        self._rule_cache: dict[str, tuple[tuple[int, tuple[str, ...] | None], ...]] = {}
         self._memo: tuple[str, Analysis] | None = None
 
     # -- public API --
 
     def scan(self, text: str, direction: str = "input") -> list[Finding]:
+        """Findings when the text's score reaches the threshold, else none. Both directions are judged
+        alike (an instruction to the model in model output is as suspect as in a tool result); the
+        policy sees the part and direction in the finding's location."""
         a = self.analyze(text)
         if a.score < self.threshold:
             return []
-        return self._findings(a, len(text))
+        return self._findings(a)
 
     def score(self, text: str) -> float:
+        """The combined score in 0..1, also under the threshold (what the policy compares)."""
         return self.analyze(text).score
 
     def analyze(self, text: str) -> Analysis:
@@ -319,17 +335,26 @@ class InjectionDetector:
             model_score = self._model.probability(z)
             if b - a < len(words):
                 end_word = b - 1
-                span = (starts[a], starts[end_word] + len(words[end_word]))
+                span = (starts[a], min(len(text), starts[end_word] + len(words[end_word])))
         score = 1.0 - (1.0 - rule_score) * (1.0 - model_score)
         return Analysis(score, rule_score, model_score, tuple(matches), span)
 
-    def _candidates(self, word: str) -> tuple[int, ...]:
+    def _candidates(self, word: str) -> tuple[tuple[int, tuple[str, ...] | None], ...]:
+        """The rules that may start at this word: (rule index, prefixes the next word must have, or
+        None for no condition)."""
         cache = self._rule_cache
         hit = cache.get(word)
         if hit is not None:
             return hit
         entries = self._rules.by_key.get(word if len(word) < 2 else word[:2], ())
-        found = tuple(sorted({i for i, w, exact in entries if (word == w if exact else word.startswith(w))}))
+        nexts: dict[int, set[str] | None] = {}
+        for i, w, exact, following in entries:
+            if word == w if exact else word.startswith(w):
+                if not following:
+                    nexts[i] = None
+                elif i not in nexts or nexts[i] is not None:
+                    nexts.setdefault(i, set()).add(following)  # type: ignore[union-attr]
+        found = tuple((i, None if n is None else tuple(sorted(n))) for i, n in sorted(nexts.items()))
         if len(cache) >= _WORD_CACHE_MAX:
             cache.clear()
         cache[word] = found
@@ -339,17 +364,37 @@ class InjectionDetector:
         rules = self._rules.rules
         done: set[int] = set()
         out: list[RuleMatch] = []
-        cand = self._candidates
+        cands = list(map(self._rule_cache.get, words))  # C speed when every word is cached
+        if None in cands:
+            cand = self._candidates
+            cands = [cand(w) if c is None else c for w, c in zip(words, cands)]
         size = len(text)
-        for word, pos in zip(words, starts):
-            for i in cand(word):
+        last = len(words) - 1
+        attempts = 0
+        failed: set[tuple[int, str]] = set()
+        for k, c in enumerate(cands):
+            if not c:
+                continue
+            pos = starts[k]
+            for i, following in c:
                 if i in done:
                     continue
-                m = rules[i].pattern.match(text, pos, min(size, pos + MATCH_WINDOW))
+                if following is not None and (k == last or not words[k + 1].startswith(following)):
+                    continue
+                r = rules[i]
+                end = min(size, pos + MATCH_WINDOW)
+                attempts += 1
+                key = None
+                if attempts > MEMO_AFTER_ATTEMPTS and not r.looks_behind:
+                    key = (i, text[pos:end])
+                    if key in failed:
+                        continue
+                m = r.pattern.match(text, pos, end)
                 if m is not None and m.end() > m.start():
-                    r = rules[i]
                     out.append(RuleMatch(r.id, r.technique, r.weight, m.start(), m.end()))
                     done.add(i)
+                elif key is not None:
+                    failed.add(key)
         for i, gates in self._rules.searched:
             if i in done or not any(g in low for g in gates):
                 continue
@@ -359,7 +404,7 @@ class InjectionDetector:
                 out.append(RuleMatch(r.id, r.technique, r.weight, m.start(), m.end()))
         return out
 
-    def _findings(self, a: Analysis, length: int) -> list[Finding]:
+    def _findings(self, a: Analysis) -> list[Finding]:
         by_tech: dict[str, list[RuleMatch]] = {}
         for m in a.matches:
             by_tech.setdefault(m.technique, []).append(m)

@@ -13,6 +13,15 @@ pattern backtracks more than a constant per position: matching is linear in the 
 
 Techniques (the Finding type): instruction_override, jailbreak_persona, prompt_extraction,
 role_delimiter, indirect_injection.
+
+How the rules were made: from the techniques as they are publicly described, then checked against the
+TRAINING half of the corpora only (bench/quality_injection.py defines the split): misses there
+suggested phrasings, false positives there (and on the project-written benign requests in
+scripts/train_injection.py) narrowed patterns. After the first held-out evaluation these changes were
+made (reported as such): the Russian, Serbo-Croatian and Polish override rules, "stop: write ...",
+the Spanish infinitive "olvidar todo", the "DAN can ..." and "not limited by ..." persona rules (all
+from training-half misses), and weak rules that rescued no training attack lowered to 0.25
+(stay_in_character, system_prompt, when_user_asks, developer_mode, password, line_assistant).
 """
 
 from __future__ import annotations
@@ -154,8 +163,10 @@ ROLE_WORDS = r"(?:system|assistant|user|human|developer|admin|administrator|root
 
 # First words (lowercase prefixes; "=word" for the whole word) at which each rule can start. The
 # detector tries a rule only at the tokens that can start it (an anchored match), so a text costs one
-# tokenisation plus a few anchored attempts instead of a scan per rule. A "~text" entry instead makes
-# the rule a plain search over the text, run when that (lowercase) text occurs; for markup rules.
+# tokenisation plus a few anchored attempts instead of a scan per rule. "word/next" also asks the next
+# word to start with "next" (for rules that start with a common word: "=you/are"). A "~text" entry
+# instead makes the rule a plain search over the text, run when that (lowercase) text occurs; for
+# markup rules.
 # tests/unit/test_detect_injection.py checks that the anchored matches equal unanchored searches.
 EN_IGNORE_WORD_STARTS = (
     "ignor disregard forget forgot skip omit discard disobey rescind revoke nullify negate invalidate "
@@ -227,7 +238,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.override.new_instructions", "instruction_override", 0.45, "new updated revised additional different",
      r"\b(?:new|updated|revised|additional|different)\s+(?:instructions?|directives?|tasks?)\s+"
      r"(?:follow|are\s+as\s+follows|below|override|supersede|take\s+(?:priority|precedence))"),
-    ("en.override.i_give_new", "instruction_override", 0.7, "=i =we =here",
+    ("en.override.i_give_new", "instruction_override", 0.7, "=i/am =i/m =we/are =here/is =here/are",
      r"\b(?:I\s+am|I['’]m|we\s+are|here\s+(?:is|are))\s+(?:now\s+)?(?:giving|sending)?\s*(?:you\s+)?"
      r"(?:a\s+|some\s+)?(?:new|updated|different|additional)\s+(?:instructions?|orders|directives?|rules)\b"),
     ("en.override.do_not_follow", "instruction_override", 0.85, "=do don never stop =no cease",
@@ -248,12 +259,12 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.override.end_instructions", "instruction_override", 0.85, "=end =ignore",
      rf"\b(?:end|ignore)\s+(?:of\s+)?(?:out[\s-]of[\s-]date|old|previous|prior|system|original)\s+"
      r"(?:instructions|prompt|rules)\b"),
-    ("en.override.task_switch", "instruction_override", 0.55, "=well =very =great =good excellent congratulation =that =now =simply fantastic",
+    ("en.override.task_switch", "instruction_override", 0.55, "=well/done =very/good =very/well =great/job =good/job excellent congratulation =that/is =that/was =that/s =now/new =simply/great fantastic",
      rf"\b(?:well\s+done|very\s+(?:good|well)|great\s+job|good\s+job|excellent(?:\s+(?:work|performance))?|"
      rf"congratulations|that\s+(?:is|was|'s)\s+(?:enough|done|ok|okay)|that['’]s\s+(?:enough|done)|"
      rf"now\s+new\s+tasks?\s+follow|simply\s+great|fantastic)\b[^\n]{{0,80}}?\b(?:now|new\s+tasks?|"
      r"next\s+task|another\s+task|further\s+tasks?)\b"),
-    ("en.override.not_allowed_now_allowed", "instruction_override", 0.75, "=you",
+    ("en.override.not_allowed_now_allowed", "instruction_override", 0.75, "=you/are =you/were",
      r"\byou\s+(?:are|were)\s+(?:now\s+)?(?:allowed|permitted|authori[sz]ed|free)\s+to\s+"
      r"(?:reveal|share|tell|give|say|discuss|disclose|ignore|break|bypass)\b"),
     ("en.override.your_rules_changed", "instruction_override", 0.75,
@@ -328,10 +339,15 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.persona.dan:cs", "jailbreak_persona", 0.8, "=dan =stan =dude =aim =apophis =betterdan =antigpt =devmode =ucar =basedgpt =evilbot =nraf",
      r"\b(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|AntiGPT|DevMode|UCAR|BasedGPT|EvilBOT|NRAF)\b"
      r"(?:\s+[Mm]ode\b|\s*[,(:]\s*(?:an?\s+)?(?:[Dd]o\s+[Aa]nything|[Ss]trive|[Aa]lways\s+[Ii]ntelligent))"),
-    ("en.persona.dan_is", "jailbreak_persona", 0.85, "=you =act become pretend play =playing",
+    ("en.persona.dan_is", "jailbreak_persona", 0.85, "=you/are =you/re =you/will =you/going =act =become pretend play =playing",
      r"\b(?:you\s+are|you['’]re|act\s+as|become|pretend\s+to\s+be|play(?:ing)?\s+the\s+role\s+of|"
      r"you\s+will\s+be|you\s+(?:are\s+)?going\s+to\s+(?:act|be|pretend))\s+(?:now\s+)?(?:a\s+|an\s+|the\s+)?"
      r"(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|AntiGPT|Mongo\s+Tom|UCAR|BasedGPT|EvilBOT)\b"),
+    ("en.persona.dan_can:cs", "jailbreak_persona", 0.8, "=dan",
+     r"\bDAN\s+(?:can|will|does|has|is\s+(?:not|free|able|an?\s+AI)|stands\s+for|mode\b|doesn['’]t|never)"),
+    ("en.persona.not_limited_by", "jailbreak_persona", 0.6, "=not =no",
+     r"\b(?:not|no\s+longer)\s+(?:limited|restricted|bound|constrained)\s+by\s+(?:what\s+an?\s+|the\s+|any\s+)?"
+     r"(?:AI|language\s+model|rules|limits|restrictions|guidelines|policies|ethics|openai)"),
     ("en.persona.do_anything_now", "jailbreak_persona", 0.7, "=do",
      r"\bdo\s+anything\s+now\b"),
     ("en.persona.mode_enabled", "jailbreak_persona", 0.9,
@@ -339,16 +355,17 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|"
      r"opposite|chaos|no[\s-]?limits?|anarchy)\s*[\s-]?mode\b(?:\s*[:=]\s*|\s+)(?:is\s+|has\s+been\s+)?(?:now\s+)?"
      r"(?:enabled|activated|on\b|engaged|unlocked|turned\s+on)"),
-    ("en.persona.enable_mode", "jailbreak_persona", 0.85, "enable activat enter switch turn unlock engag simulat emulat =act operating running =you =with",
-     r"\b(?:enable|activate|enter|switch\s+to|turn\s+on|unlock|engage|simulate|emulate|act\s+as|"
-     r"operating\s+in|running\s+in|you\s+are\s+(?:now\s+)?in|with)\s+(?:the\s+)?(?:developer|dev|god|"
+    ("en.persona.enable_mode", "jailbreak_persona", 0.85,
+     "developer =dev =god jailbr unrestricted unfiltered uncensored =dan =evil opposite chaos =no/limit nolimit anarchy",
+     r"(?<=\b(?:enable|activate|enter|switch\s+to|turn\s+on|unlock|engage|simulate|emulate|act\s+as|"
+     r"operating\s+in|running\s+in|you\s+are\s+(?:now\s+)?in|with)\s+(?:the\s+)?)(?:developer|dev|god|"
      r"jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|opposite|chaos|no[\s-]?limits?|"
      r"anarchy)\s*[\s-]?mode\b"),
     ("en.persona.developer_mode", "jailbreak_persona", 0.25, "developer =dan jailbreak =god",
      r"\b(?:developer|DAN|jailbreak|god)\s+mode\b"),
     ("en.persona.unrestricted_ai", "jailbreak_persona", 0.45, "unrestricted unfiltered uncensored unlimited unbound unchained unleashed amoral unethical immoral =evil rogue malicious jailbr jail limitless lawless =no unrestrained",
      rf"\b{EN_UNRESTRICTED}\b{G2}{EN_AI}s?\b"),
-    ("en.persona.you_are_unrestricted", "jailbreak_persona", 0.75, "=you =act pretend behave become roleplay simulate",
+    ("en.persona.you_are_unrestricted", "jailbreak_persona", 0.75, "=you/are =you/re =you/will =act pretend behave become roleplay simulate",
      rf"\b(?:you\s+are|you['’]re|you\s+will\s+be|act\s+as|pretend\s+(?:to\s+be|you\s+are)|behave\s+(?:like|as)|"
      rf"become|roleplay\s+as|simulate)\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:completely\s+|totally\s+|fully\s+)?"
      rf"{EN_UNRESTRICTED}\b"),
@@ -375,14 +392,14 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"\(🔒\s*Normal\s+Output\))"),
     ("en.persona.stay_in_character", "jailbreak_persona", 0.25, "stay remain keep never don =do",
      r"\b(?:stay|remain|keep)\s+in\s+character\b|\b(?:never|don['’]?t|do\s+not)\s+break\s+character\b"),
-    ("en.persona.you_are_now", "jailbreak_persona", 0.35, "=from starting henceforth important =you =now",
+    ("en.persona.you_are_now", "jailbreak_persona", 0.35, "=from/now =starting/now henceforth =important/update =you/are =now/you",
      r"(?:\bfrom\s+now\s+on|\bstarting\s+now|\bhenceforth|\bimportant\s+update)\b[^\n.]{0,12}?\byou\s+(?:are|will\s+be|"
      r"shall\s+be|will\s+act|must\s+act)\b|\byou\s+are\s+now\s+(?:a|an|the|my|going|called|named)\b|"
      r"\bnow\s+you\s+are\s+(?:a|an|the|my)?\s*[A-Z]\w+"),
     ("en.persona.evil_ai", "jailbreak_persona", 0.55, "pretend imagine =act roleplay",
      rf"\b(?:pretend|imagine|act|roleplay)\b{G4}(?:evil|malicious|unrestricted|unfiltered|uncensored|"
      r"rogue|amoral|unethical)\b"),
-    ("en.persona.assistant_offline", "jailbreak_persona", 0.8, "=in offline broken disabled =down deactivated replaced",
+    ("en.persona.assistant_offline", "jailbreak_persona", 0.8, "=in/error offline broken disabled =down deactivated replaced",
      r"(?<=\b(?:the|this|your)\s+(?:assistant|AI|bot|model|chatbot)\s+is\s+(?:now\s+)?)(?:in\s+error|offline|"
      r"broken|disabled|down|deactivated|replaced)\b"),
     ("en.persona.new_ai_online", "jailbreak_persona", 0.8, "new different unrestricted rogue backup",
@@ -523,7 +540,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"(?:\\\s?n\s*+){3,}|={6,}\s*+(?:end|new|now|\n)"),
 
     # ---------------------------------------------------------------- indirect_injection
-    ("en.indirect.if_you_are_ai", "indirect_injection", 0.8, "=you",
+    ("en.indirect.if_you_are_ai", "indirect_injection", 0.8, "=you/are",
      rf"(?<=\b(?:if|when|whenever|in\s+case)\s+)you\s+are\s+(?:an?\s+)?(?:\w+\s+)?{EN_AI}\b"),
     ("en.indirect.note_to_ai", "indirect_injection", 0.8, "note message instruction attention important warning notice memo reminder dear hey hello =hi",
      rf"\b(?:note|message|instructions?|attention|important|warning|notice|memo|reminder)\s+(?:to|for)\s+"
@@ -555,7 +572,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.indirect.include_in_response", "indirect_injection", 0.4, "includ =add append insert embed incorporat integrat =put prepend",
      rf"\b(?:include|add|append|insert|embed|incorporate|integrate|put|prepend)\b{G4}(?:in|into|to|at\s+the\s+"
      rf"end\s+of)\s+(?:your|the)\s+(?:response|answer|reply|output|summary)\b"),
-    ("en.indirect.im_your_developer", "indirect_injection", 0.6, "=i =this",
+    ("en.indirect.im_your_developer", "indirect_injection", 0.6, "=i/am =i/m =this/is",
      r"\b(?:I\s+am|I['’]m|this\s+is)\s+your\s+(?:new\s+)?(?:developer|creator|admin|administrator|owner|"
      r"programmer|master|boss|operator|maker|god|trainer)\b"),
     ("en.indirect.system_upgrade", "indirect_injection", 0.75, "upgrade update override system situation",
