@@ -2,13 +2,14 @@
 """Train the injection detector's model: server/ztgate/detect/models/injection.json.
 
     .venv/bin/pip install -e '.[train]'          # scikit-learn, for this script only
-    .venv/bin/python scripts/train_injection.py  # about two minutes on two cores
+    .venv/bin/python scripts/train_injection.py  # about two minutes on two cores; deterministic
 
 Reads the third-party corpora in ../shared/corpora (see its README) through bench/quality_injection.py,
 which defines the evaluation sets and the train / held-out split, and learns ONLY from the rows that
 module calls "training" (half of the pooled sets by a salted hash of a group key; never llm_guard,
 MT-bench, awesome-chatgpt-prompts or JailbreakBench), plus project-written benign requests
-(BENIGN_TEMPLATES). Every choice below is made on that training data:
+(BENIGN_TEMPLATES) and benign technical documents from the other corpora (benign_documents: provider
+traffic, secrets test cases, licence texts). Every choice below is made on that training data:
 
 1. features: ztgate.detect.injection.features (word unigrams, bigrams, character 3-5-grams of words,
    scaled by 1/sqrt(words + 1)), the very function inference mirrors;
@@ -25,9 +26,9 @@ MT-bench, awesome-chatgpt-prompts or JailbreakBench), plus project-written benig
 Deterministic: no random state is involved (the split is a hash, GroupKFold and lbfgs are
 deterministic), so the same corpora give the same file. The script prints the split, the
 cross-validation, a cross-source check, in-sample numbers and, at the end, the held-out table of
-bench/quality_injection.py. That table was looked at once before the last round of changes (the
-model_excluded role-prompt rule, a few rules, weak-rule weights); those changes are marked where they
-are made.
+bench/quality_injection.py. That table was looked at before the last two rounds of changes (the
+model_excluded role-prompt rule, a few rules and weak-rule weights; then the benign documents); those
+changes are marked where they are made.
 """
 
 from __future__ import annotations
@@ -216,6 +217,47 @@ def benign_supplement() -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# Benign technical documents. Tool results and retrieved documents are JSON, code, logs and API
+# prose, which the injection corpora barely contain; without them the model flagged about one in six
+# 4 KB chunks of ordinary package documentation. They come from the other corpora in
+# ../shared/corpora (none of them an injection evaluation set): the recorded provider traffic, the
+# secrets test cases (code and configuration lines) and the corpora's licence texts. [Added after the
+# first held-out evaluation; see the closing notes.]
+DOC_CHUNK_CHARS = 3000
+DOC_CHUNKS_PER_FILE = 2
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    out, current = [], ""
+    for line in text.splitlines(keepends=True):
+        if current and len(current) + len(line) > size:
+            out.append(current)
+            current = ""
+        current += line[:size]
+    if current.strip():
+        out.append(current)
+    return out
+
+
+def benign_documents(corpora: Path) -> list[str]:
+    import orjson
+
+    docs: list[str] = []
+    provider = corpora / "provider"
+    for path in sorted(p for p in provider.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        text = path.read_bytes().decode("utf-8", "replace")
+        docs += [c for c in _chunks(text, DOC_CHUNK_CHARS) if len(c.strip()) > 200][:DOC_CHUNKS_PER_FILE]
+    lines: list[str] = []
+    for name in ("gitleaks_literal_cases.jsonl", "detect_secrets_cases.jsonl"):
+        for raw in (corpora / "secrets" / name).read_bytes().splitlines():
+            if raw.strip():
+                lines.append(str(orjson.loads(raw).get("text", "")))
+    docs += _chunks("\n".join(lines), DOC_CHUNK_CHARS // 2)
+    for path in sorted(corpora.rglob("LICENSE*")):
+        docs += _chunks(path.read_text(encoding="utf-8", errors="replace"), DOC_CHUNK_CHARS)[:DOC_CHUNKS_PER_FILE]
+    return list(dict.fromkeys(d for d in docs if d.strip()))
+
+
 # Attack rows the model does not learn from, because as text they are ordinary requests and the
 # label comes from where they were planted; learning them as attacks teaches the model that ordinary
 # requests are attacks. They stay in the evaluation (where they count as misses when missed).
@@ -305,19 +347,21 @@ def _choose_offset(z, rules, y, target):
     return hi
 
 
-def _operating_point(z, cross, rules, y, corpus, source):
+def _operating_point(z, cross, rules, y, kind, source):
     """The logit offset (the model's probability is 0.5 there). The smallest offset that meets all of:
 
-    * at most TARGET_FPR of the corpora's benign training texts flagged, out-of-fold (`z`);
-    * at most TARGET_FPR of the project-written benign texts flagged, out-of-fold;
-    * at most CROSS_SOURCE_FPR of every benign source of CROSS_SOURCE_MIN texts or more flagged by a
-      model that never saw that source (`cross`): the evaluation's benign sets include sources nobody
-      trained on (MT-bench, awesome-chatgpt-prompts, JailbreakBench), and the issue bounds each set.
+    * at most TARGET_FPR flagged, out-of-fold (`z`), of each kind of benign training text: the
+      injection corpora's, the project-written requests, the technical documents;
+    * at most CROSS_SOURCE_FPR of every benign *prompt* source of CROSS_SOURCE_MIN texts or more
+      flagged by a model that never saw that source (`cross`): the evaluation's benign sets include
+      prompt sources nobody trained on (MT-bench, awesome-chatgpt-prompts, JailbreakBench), and the
+      issue bounds each set. (The documents are not prompts; they are in training to be learned.)
     """
-    offsets = [_choose_offset(z[corpus], rules[corpus], y[corpus], TARGET_FPR)]
-    if (~corpus).any():
-        offsets.append(_choose_offset(z[~corpus], rules[~corpus], y[~corpus], TARGET_FPR))
-    for name in sorted(set(source[y == 0])):
+    offsets = []
+    for k in sorted(set(kind)):
+        rows = kind == k
+        offsets.append(_choose_offset(z[rows], rules[rows], y[rows], TARGET_FPR))
+    for name in sorted(set(source[y == 0]) - {"documents"}):
         rows = source == name
         if rows.sum() >= CROSS_SOURCE_MIN:
             offsets.append(_choose_offset(cross[rows], rules[rows], y[rows], CROSS_SOURCE_FPR))
@@ -352,14 +396,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {name} | {len(rows)} | {n_train} | {len(rows) - n_train} |")
     seen = {q.norm(s.text) for s in train}
     supplement = [t for t in benign_supplement() if q.norm(t) not in seen]
-    texts = [s.text for s in train] + supplement
-    y = np.array([s.label for s in train] + [0] * len(supplement))
-    corpus = np.array([True] * len(train) + [False] * len(supplement))  # metrics: corpus rows only
-    source = [coarse_source(s) for s in train] + ["supplement"] * len(supplement)
+    seen |= {q.norm(t) for t in supplement}
+    documents = [t for t in benign_documents(q.CORPORA) if q.norm(t) not in seen]
+    texts = [s.text for s in train] + supplement + documents
+    y = np.array([s.label for s in train] + [0] * (len(supplement) + len(documents)))
+    kind = np.array(["corpus"] * len(train) + ["supplement"] * len(supplement) + ["documents"] * len(documents))
+    corpus = kind == "corpus"  # the metrics printed are on the injection corpora's rows only
+    source = [coarse_source(s) for s in train] + ["supplement"] * len(supplement) + ["documents"] * len(documents)
     groups = [q.group_key(t) for t in texts]
     print(f"\nLeft out of model training (model_excluded): {len(all_train) - len(train)} rows")
     print(f"Training texts (distinct): {len(train)} from the corpora ({int(y[corpus].sum())} attacks, "
-          f"{int((y[corpus] == 0).sum())} benign) + {len(supplement)} project-written benign texts\n")
+          f"{int((y[corpus] == 0).sum())} benign) + {len(supplement)} project-written benign requests + "
+          f"{len(documents)} benign technical documents\n")
 
     t0 = time.perf_counter()
     feats = [features(t) for t in texts]
@@ -388,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
             for target, fitted in ((z, fits), (cross, cross_fits)):
                 for dv, m, b in fitted:
                     target[b] = dv.transform([feats[i] for i in b]) @ _pruned(m.coef_[0], keep) + m.intercept_[0]
-            offset = _operating_point(z, cross, rules, y, corpus, src)
+            offset = _operating_point(z, cross, rules, y, kind, src)
             s = _combined(z, rules, offset)[corpus]
             recall = float((s[y[corpus] == 1] >= 0.5).mean())
             fpr = float((s[y[corpus] == 0] >= 0.5).mean())
@@ -444,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
             "training_texts": len(train),
             "training_attacks": int(y[corpus].sum()),
             "project_benign_texts": len(supplement),
+            "benign_documents": len(documents),
             "C": C,
             "weights_kept": int(len(nz)),
             "target_fpr_out_of_fold": TARGET_FPR,

@@ -7,14 +7,13 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2 as httpx
 import openai
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from conftest import JwtIssuer, free_port, write_config
+from conftest import JwtIssuer, write_config
 from ztgate import envoy_config
 from ztgate.config import load_settings
 from ztgate.up import envoy_binary

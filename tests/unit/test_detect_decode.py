@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import base64
 import codecs
-import time
-from collections.abc import Callable
 from urllib.parse import quote
 
 import pytest
+from timing import best_cpu_time
 
 from ztgate.detect.decode import Decoded, decoded_segments
 
@@ -114,14 +113,6 @@ def test_offsets_in_non_ascii_text() -> None:
 
 
 
-def best_cpu_time(fn: Callable[[], object], runs: int = 3) -> float:
-    """CPU seconds of the fastest of a few runs: what the code costs, not what a busy machine adds."""
-    best = float("inf")
-    for _ in range(runs):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
 
 ADVERSARIAL = {
     "one base64 run": "QUFB" * 16384,

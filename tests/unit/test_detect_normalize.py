@@ -4,11 +4,10 @@ normalised text maps back to the original text it came from."""
 from __future__ import annotations
 
 import random
-import time
 import unicodedata
-from collections.abc import Callable
 
 import pytest
+from timing import best_cpu_time
 
 from ztgate.detect.normalize import MAX_FINDINGS_PER_TYPE, Hidden, normalize
 
@@ -211,14 +210,6 @@ def test_dense_input_degrades_to_a_coarse_map() -> None:
 
 
 
-def best_cpu_time(fn: Callable[[], object], runs: int = 3) -> float:
-    """CPU seconds of the fastest of a few runs: what the code costs, not what a busy machine adds."""
-    best = float("inf")
-    for _ in range(runs):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
 
 ADVERSARIAL = {
     "zero width": "a\u200b" * 32768,

@@ -10,11 +10,10 @@ from __future__ import annotations
 import base64
 import random
 import string
-import time
 import zlib
-from collections.abc import Callable
 
 import pytest
+from timing import best_cpu_time
 
 from ztgate.detect.base import SEVERITIES, Detector, Finding
 from ztgate.detect.decode import decoded_segments
@@ -277,14 +276,6 @@ def test_secret_in_a_base64_payload(detector: SecretsDetector) -> None:
 
 
 
-def best_cpu_time(fn: Callable[[], object], runs: int = 3) -> float:
-    """CPU seconds of the fastest of a few runs: what the code costs, not what a busy machine adds."""
-    best = float("inf")
-    for _ in range(runs):
-        t0 = time.process_time()
-        fn()
-        best = min(best, time.process_time() - t0)
-    return best
 
 ADVERSARIAL = {
     "assignments": "password=" * 7281,

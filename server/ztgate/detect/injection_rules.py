@@ -20,7 +20,8 @@ suggested phrasings, false positives there (and on the project-written benign re
 scripts/train_injection.py) narrowed patterns. After the first held-out evaluation these changes were
 made (reported as such): the Russian, Serbo-Croatian and Polish override rules, "stop: write ...",
 the Spanish infinitive "olvidar todo", the "DAN can ..." and "not limited by ..." persona rules (all
-from training-half misses), and weak rules that rescued no training attack lowered to 0.25
+from training-half misses), "hijacked" narrowed so that a mere mention of prompt injection (this
+project's own design notes) no longer fires, and weak rules that rescued no training attack lowered to 0.25
 (stay_in_character, system_prompt, when_user_asks, developer_mode, password, line_assistant).
 """
 
@@ -579,8 +580,11 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"(?:(?<=\byou\s+have\s+(?:been|received)\s+(?:given\s+)?an?\s+(?:system\s+)?)(?:upgrade|update|override)|"
      r"system\s+(?:override|upgrade|update|alert|notice|malfunction)\s*[:!.]|(?<=\bthe\s+)situation\s+has\s+"
      r"changed)\b"),
-    ("en.indirect.hijacked", "indirect_injection", 0.75, "hijack prompt reprogramm jailbreak",
-     r"\b(?:hijacked|prompt\s+injection|reprogramm(?:ed|ing)|jailbreak(?:ing)?\s+(?:prompt|attempt))\b"),
+    # "This prompt has been hijacked", "BEGIN REPROGRAMMING" (not a mere mention of prompt injection).
+    ("en.indirect.hijacked", "indirect_injection", 0.75, "hijacked reprogrammed compromised taken reprogramming",
+     r"(?:(?<=\b(?:this|the|your)\s+(?:prompt|assistant|AI|model|conversation|chat|system|bot)\s+(?:has\s+been|"
+     r"is|was|got)\s+(?:\w+\s+){0,2})(?:hijacked|reprogrammed|compromised|taken\s+over)|"
+     r"(?<=\b(?:begin|start|initiate|initiating|commence)\s+)reprogramming)\b"),
     ("xx.indirect.image_exfil", "indirect_injection", 0.7, "~![",
      r"!\[[^\]\n]{0,100}\]\(\s*https?://[^)\s]{1,200}?[?&][\w.-]{1,50}=[^)\s]{0,20}?"
      r"(?:\[|\{|%5B|%7B|\$|<)[^)\s]{0,60}\)"),
