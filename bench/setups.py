@@ -103,6 +103,8 @@ def write_ztgate_config(setup: Setup, upstream: str) -> None:
         "keys_file": str(RUN_DIR / f"keys-{setup.key}.json"),
         "audit": {"sink": "file", "path": str(RUN_DIR / f"audit-{setup.key}.jsonl")},
         "log_level": "warning",
+        # BENCH_INSPECT=0 measures the core path without content inspection (which is on by default).
+        "inspect": {"enabled": os.environ.get("BENCH_INSPECT", "1") != "0"},
         "providers": {
             "openai": {"upstream": upstream, "credential_env": CREDENTIAL_ENV},
             "anthropic": {"enabled": False},
