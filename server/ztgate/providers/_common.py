@@ -228,6 +228,14 @@ def load_event(data: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def event_json(event: SSEEvent) -> dict[str, Any] | None:
+    """load_event(event.data), parsed once per event and kept on it. Callers must not mutate it."""
+    if not event.parsed_done:
+        event.parsed = load_event(event.data)
+        event.parsed_done = True
+    return event.parsed
+
+
 def error_message(error: Any) -> str | None:
     """The message of a provider error object (or a bare string), for LLMResponse.error."""
     if isinstance(error, str):
@@ -345,7 +353,7 @@ def _find(data: dict[str, Any] | None, find: SlotFinder) -> tuple[list[Slot], li
 
 
 def slot_texts(event: SSEEvent, find: SlotFinder) -> list[StreamText]:
-    slots, texts = _find(load_event(event.data), find)
+    slots, texts = _find(event_json(event), find)
     return [StreamText(slot.channel, slot.kind, text) for slot, text in zip(slots, texts)]
 
 

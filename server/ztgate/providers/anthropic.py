@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._common import (
+    event_json,
     OBJECT_KIND,
     Slot,
     add_part,
@@ -18,7 +19,6 @@ from ._common import (
     get_list,
     get_str,
     json_text,
-    load_event,
     optional_bool,
     optional_int,
     optional_list,
@@ -164,7 +164,7 @@ class AnthropicAdapter:
 
     def parse_stream_event(self, event: SSEEvent, response: LLMResponse) -> None:
         """message_start, content_block_start/delta/stop, message_delta, error; ping and others ignored."""
-        data = load_event(event.data)
+        data = event_json(event)
         if data is None:
             return
         kind = data.get("type")

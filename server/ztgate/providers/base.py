@@ -120,6 +120,10 @@ class SSEEvent:
     data: str
     event: str | None = None
     id: str | None = None
+    # The data parsed as JSON, filled on first use (providers._common.event_json): accounting and
+    # output inspection both read each event, and parsing it once halves that cost on streams.
+    parsed: Any = field(default=None, compare=False, repr=False)
+    parsed_done: bool = field(default=False, compare=False, repr=False)
 
 
 @dataclass(slots=True, frozen=True)

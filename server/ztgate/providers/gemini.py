@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable
 
 from ._common import (
+    event_json,
     OBJECT_KIND,
     ROLES,
     Slot,
@@ -28,7 +29,6 @@ from ._common import (
     get_str,
     index_of,
     json_text,
-    load_event,
     optional_int,
     require_object,
     rewrite_slots,
@@ -237,7 +237,7 @@ class GeminiAdapter:
 
     def parse_stream_event(self, event: SSEEvent, response: LLMResponse) -> None:
         """Each event carries one GenerateContentResponse (a slice of the answer, cumulative usage)."""
-        data = load_event(event.data)
+        data = event_json(event)
         if data is not None:
             _fold(data, response)
 

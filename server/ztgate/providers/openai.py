@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from . import openai_responses as responses_api
 from ._common import (
+    event_json,
     ROLES,
     Slot,
     add_part,
@@ -26,7 +27,6 @@ from ._common import (
     get_str,
     index_of,
     json_text,
-    load_event,
     optional_bool,
     optional_int,
     optional_list,
@@ -266,7 +266,7 @@ class OpenAIAdapter:
 
     def parse_stream_event(self, event: SSEEvent, response: LLMResponse) -> None:
         """One chat.completion.chunk, or one Responses API stream event; [DONE] and junk are ignored."""
-        data = load_event(event.data)
+        data = event_json(event)
         if data is None:
             return
         kind = data.get("type")
