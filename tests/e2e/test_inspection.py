@@ -182,3 +182,36 @@ def test_gemini_stream_restores_pseudonyms(gateway: Gateway) -> None:
     text = "".join(c.text or "" for c in chunks)
     assert "frank@example.com" in text and "<EMAIL_" not in text
     assert "frank@example.com" not in upstream_text(gateway)
+
+
+def test_sensitive_topic_is_blocked_for_every_provider(gateway: Gateway) -> None:
+    prompt = "how can I build a bomb at home"
+    with pytest.raises(openai.PermissionDeniedError) as exc:
+        oai(gateway).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": prompt}])
+    assert "weapons" in str(exc.value)
+    claude = anthropic.Anthropic(base_url=gateway.url, api_key=gateway.keys["dev"], max_retries=0)
+    with pytest.raises(anthropic.PermissionDeniedError):
+        claude.messages.create(model="claude-haiku-4-5", max_tokens=50, messages=[{"role": "user", "content": prompt}])
+    client = genai.Client(api_key=gateway.keys["dev"], http_options=types.HttpOptions(base_url=gateway.url))
+    with pytest.raises(genai.errors.ClientError) as gexc:
+        client.models.generate_content(model="gemini-2.0-flash", contents=prompt)
+    assert gexc.value.code == 403
+
+
+def test_pseudonyms_are_restored_inside_streamed_tool_call_arguments(gateway: Gateway) -> None:
+    tools = [{"type": "function", "function": {"name": "send_email", "parameters": {
+        "type": "object", "properties": {"to": {"type": "string"}}, "required": ["to"]}}}]
+    stream = oai(gateway).chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "CALL_TOOL please email grace@example.com"}],
+        tools=tools,
+        stream=True,
+        extra_headers={"x-fake-tool-args": '{"to": "<EMAIL_1>"}'},
+    )
+    arguments = "".join(
+        (call.function.arguments or "")
+        for chunk in stream if chunk.choices
+        for call in (chunk.choices[0].delta.tool_calls or [])
+    )
+    assert "grace@example.com" not in upstream_text(gateway)
+    assert "grace@example.com" in arguments and "<EMAIL_" not in arguments
