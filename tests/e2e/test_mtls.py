@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 import json
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,7 +92,14 @@ def test_client_certificate_is_the_identity(mtls_gateway: tuple[str, Path]) -> N
     )
     completion = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "mtls hello"}])
     assert "mtls hello" in completion.choices[0].message.content
-    audit = [json.loads(line) for line in (tmp / "audit.jsonl").read_text().splitlines()]
+    # The audit line is written when Envoy closes the ext_proc stream, just after the client's reply.
+    deadline = time.monotonic() + 5
+    audit: list[dict] = []
+    while not audit and time.monotonic() < deadline:
+        path = tmp / "audit.jsonl"
+        audit = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        time.sleep(0.05)
+    assert audit, "no audit line"
     assert audit[-1]["identity"]["method"] == "mtls"
     assert audit[-1]["identity"]["subject"] == "spiffe://cluster.test/ns/developers/sa/reporting"
 
