@@ -119,6 +119,34 @@ def redact_request(
     return sum(len(spans) for _, spans in by_part.values())
 
 
+def redact_answer(
+    raw: str,
+    output: str,
+    findings: Iterable[Finding],
+    redactor: Redactor,
+    vault: Vault,
+    *,
+    modes: dict[tuple[str, str], str],
+    mask_all: bool = False,
+) -> tuple[str, int]:
+    """Redact a whole JSON answer (raw) by its findings in the answer's text (output).
+
+    Generic across providers: each finding's value is replaced where it stands JSON-escaped in the
+    body. mask_all (a blocked answer) masks every finding, redactable or not. Returns (body, count).
+    """
+    count = 0
+    for f in findings:
+        mode = "mask" if mask_all else modes.get((f.detector, f.type))
+        if mode is None or not (f.redactable or mask_all):
+            continue
+        escaped = orjson.dumps(output[f.start : f.end]).decode()[1:-1]
+        if escaped and escaped in raw:
+            replacement = redactor.replacement(mode, f.type, output[f.start : f.end], vault)
+            raw = raw.replace(escaped, orjson.dumps(replacement).decode()[1:-1])
+            count += 1
+    return raw, count
+
+
 def _set_at(body: Any, path: JsonPath, text: str) -> None:
     """Write text back where it came from. A part that was not a string in the body (Anthropic
     tool_use input, Gemini functionCall args: objects the adapter serialised) is parsed back."""

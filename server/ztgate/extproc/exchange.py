@@ -23,7 +23,7 @@ from ..policy.decision import Decision
 from ..policy.http import HttpInfo
 from ..providers import get_adapter, provider_for_unknown_path, resolve_route
 from ..providers.base import LLMRequest, LLMResponse, ProviderAdapter, RequestError, RequestRewrite, Route, SSEEvent
-from ..redact import Vault, redact_request, redaction_modes, restore_bytes
+from ..redact import Vault, redact_answer, redact_request, redaction_modes, restore_bytes
 from .actions import PASS, Action, Continue, Reject
 from .audit_event import build_audit_event
 from .gateway import Gateway, PolicyFailure
@@ -193,36 +193,18 @@ class Exchange:
         scanner = self.gateway.scanner
         output = self.response.output_text + "".join(call.arguments for call in self.response.tool_calls)
         if scanner is not None and self.gateway.settings.inspect.scan_output and output:
-            text = self._redact_output(text, output, scanner.scan_text(output, "output"))
+            findings = scanner.scan_text(output, "output")
+            if findings:
+                self.output_findings = _counts(findings)
+                verdict = self._output_verdict(findings)
+                if verdict.blocked and self.error is None:
+                    # The answer's headers are already downstream, so a block cannot become an error
+                    # status here: every finding is masked instead, and the audit says it was blocked.
+                    self.error = ("output_blocked", verdict.reason)
+                text, self.output_redacted = redact_answer(
+                    text, output, findings, self.gateway.redactor, self.vault, modes=verdict.modes, mask_all=verdict.blocked
+                )
         return restore_bytes(text.encode(), self.vault)
-
-    def _redact_output(self, raw: str, output: str, findings: list[Finding]) -> str:
-        if not findings:
-            return raw
-        self.output_findings = _counts(findings)
-        dicts = [_finding_dict(f) for f in findings]
-        try:
-            evaluation = self.gateway.decide(self._http_info(), self.identity, self.llm, findings=dicts, phase="response")
-            blocked = not evaluation.decision.allowed
-            modes = redaction_modes(evaluation.decision.redactions)
-        except PolicyFailure as exc:  # fail closed: hide everything that was found
-            blocked, modes = True, {}
-            self.error = ("policy", f"output policy failed: {exc}")
-        if blocked:
-            # The answer's headers are already on their way, so a block cannot become an error status
-            # here: every finding is masked instead, and the audit line says the output was blocked.
-            self.error = self.error or ("output_blocked", evaluation.decision.message)
-        for f in findings:
-            mode = "mask" if blocked else modes.get((f.detector, f.type))
-            if mode is None or not (f.redactable or blocked):
-                continue
-            value = output[f.start : f.end]
-            replacement = self.gateway.redactor.replacement(mode, f.type, value, self.vault)
-            escaped = orjson.dumps(value).decode()[1:-1]
-            if escaped and escaped in raw:
-                raw = raw.replace(escaped, orjson.dumps(replacement).decode()[1:-1])
-                self.output_redacted += 1
-        return raw
 
     def finish(self) -> None:
         """Write the audit line; called once when Envoy closes the stream, however it ends."""
