@@ -18,7 +18,7 @@ from ..detect.base import Finding
 from ..detect.scanner import LocatedFinding, policy_findings
 from ..envoy_config import JWT_NAMESPACE
 from ..identity import AuthError, Identity
-from ..identity.credentials import CREDENTIAL_HEADERS, presented_api_key, strip_key_param
+from ..identity.credentials import CREDENTIAL_HEADERS, presented_api_key
 from ..policy.decision import Decision
 from ..policy.http import HttpInfo
 from ..providers import get_adapter, provider_for_unknown_path, resolve_route
@@ -27,13 +27,12 @@ from ..redact import Vault, redact_answer, redact_request, redaction_modes, rest
 from .actions import PASS, Action, Continue, Reject
 from .audit_event import build_audit_event
 from .gateway import Gateway, PolicyFailure
+from .request import http_info, parse_json_body
 from .response import ResponseReader
 from .stream_guard import StreamGuard, Verdict
 
 log = logging.getLogger("ztgate.exchange")
 
-_CREDENTIAL_SET = frozenset(CREDENTIAL_HEADERS)
-_JSON_TYPES = ("application/json", "text/json")
 
 
 class Exchange:
@@ -242,7 +241,7 @@ class Exchange:
         body_obj: Any = None
         if route.has_body:
             try:
-                body_obj = self._parse_body(body)
+                body_obj = parse_json_body(body, self.headers, self.gateway.settings.extproc.max_body_bytes)
                 self.llm = adapter.parse_request(route, body_obj)
             except RequestError as exc:
                 return self._reject(adapter, exc.status, exc.message, exc.code, kind="bad_request")
@@ -266,26 +265,6 @@ class Exchange:
             reject.metadata = {**decision.dynamic_metadata, **(reject.metadata or {})}
             return reject
         return self._allow(http, route, adapter, body_obj, decision)
-
-    def _parse_body(self, body: bytes | None) -> Any:
-        limit = self.gateway.settings.extproc.max_body_bytes
-        if not body:
-            raise RequestError("a JSON request body is required", 400)
-        if len(body) > limit:  # normally refused while the chunks arrive
-            raise RequestError(f"request body exceeds the {limit} byte limit", 413, "request_too_large")
-        content_type = self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if content_type and content_type not in _JSON_TYPES:
-            raise RequestError(f"content-type must be application/json, got {content_type!r}", 415, "unsupported_media_type")
-        encoding = self.headers.get("content-encoding", "identity").lower()
-        if encoding not in ("", "identity"):
-            raise RequestError(f"compressed request bodies ({encoding}) are not accepted", 415, "unsupported_media_type")
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            reason = "not valid UTF-8" if "utf-8" in str(exc).lower() else str(exc)
-            raise RequestError(f"request body is not valid JSON: {reason}", 400, "invalid_json") from None
-        except RecursionError:
-            raise RequestError("request body is nested too deeply", 400, "invalid_json") from None
 
     def _allow(self, http: HttpInfo, route: Route, adapter: ProviderAdapter, body_obj: Any, decision: Decision) -> Action:
         set_headers: dict[str, str] = {"accept-encoding": "identity"}  # never hand compressed bytes to a parser
@@ -382,18 +361,7 @@ class Exchange:
         return meta
 
     def _http_info(self) -> HttpInfo:
-        h = self.headers
-        return HttpInfo(
-            id=h.get("x-request-id", ""),
-            method=h.get(":method", ""),
-            path=strip_key_param(h.get(":path", "")),  # a Gemini ?key= credential never reaches the policy
-            host=h.get(":authority", ""),
-            scheme=str(self.attributes.get("request.scheme") or h.get(":scheme", "http")),
-            # Pseudo-headers are in the fields above; credentials never reach the policy or its logs.
-            headers={k: v for k, v in h.items() if k[0] != ":" and k not in _CREDENTIAL_SET},
-            source_address=str(self.attributes.get("source.address") or ""),
-            metadata=self.metadata,
-        )
+        return http_info(self.headers, self.attributes, self.metadata)
 
     def _jwt_claims(self) -> Any:
         return (self.metadata.get(JWT_NAMESPACE) or {}).get("jwt_payload")
