@@ -30,7 +30,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from google.protobuf import struct_pb2
 
-METADATA_NAMESPACE = "ztgate"  # ztgate.envoy_config.METADATA_NAMESPACE; not imported to stay standalone
+METADATA_NAMESPACE = "ztgate"  # ztgate.extproc.names.METADATA_NAMESPACE; not imported to stay standalone
 
 
 def _allowed_metadata() -> struct_pb2.Struct:

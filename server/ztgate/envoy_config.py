@@ -30,12 +30,10 @@ from typing import Any
 import yaml
 
 from .config import ProviderConfig, Settings
+from .extproc.names import JWT_NAMESPACE, JWT_PAYLOAD_KEY, METADATA_NAMESPACE
 
 EXTPROC_CLUSTER = "ztgate_extproc"
 JWT_PROVIDER = "ztgate_jwt"
-JWT_PAYLOAD_KEY = "jwt_payload"
-JWT_NAMESPACE = "envoy.filters.http.jwt_authn"
-METADATA_NAMESPACE = "ztgate"
 SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
 
 # Headers come in the headers message; only what is not a header is asked for as an attribute.

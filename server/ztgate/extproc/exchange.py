@@ -16,7 +16,6 @@ import orjson
 
 from ..detect.base import Finding
 from ..detect.scanner import LocatedFinding, policy_findings
-from ..envoy_config import JWT_NAMESPACE
 from ..identity import AuthError, Identity
 from ..identity.credentials import CREDENTIAL_HEADERS, presented_api_key
 from ..policy.decision import Decision
@@ -27,6 +26,7 @@ from ..redact import Vault, redact_answer, redact_request, redaction_modes, rest
 from .actions import PASS, Action, Continue, Reject
 from .audit_event import build_audit_event
 from .gateway import Gateway, PolicyFailure
+from .names import JWT_NAMESPACE, JWT_PAYLOAD_KEY
 from .request import http_info, parse_json_body
 from .response import ResponseReader
 from .stream_guard import StreamGuard, Verdict
@@ -364,7 +364,7 @@ class Exchange:
         return http_info(self.headers, self.attributes, self.metadata)
 
     def _jwt_claims(self) -> Any:
-        return (self.metadata.get(JWT_NAMESPACE) or {}).get("jwt_payload")
+        return (self.metadata.get(JWT_NAMESPACE) or {}).get(JWT_PAYLOAD_KEY)
 
     # ---- response ----------------------------------------------------------------------------------
 

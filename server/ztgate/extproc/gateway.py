@@ -20,6 +20,7 @@ from ..policy.input import build_input
 from ..detect.scanner import Scanner
 from ..providers.base import LLMRequest
 from ..redact import Redactor
+from .names import JWT_PAYLOAD_KEY
 from ..telemetry.audit import AuditLog
 
 log = logging.getLogger("ztgate.gateway")
@@ -56,6 +57,7 @@ class Gateway:
             keys,
             jwt_subject_claim=settings.jwt.subject_claim,
             jwt_groups_claim=settings.jwt.groups_claim,
+            jwt_payload_key=JWT_PAYLOAD_KEY,  # the key envoy_config tells jwt_authn to write
         )
         self._keys_checked = 0.0
 

@@ -17,7 +17,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from envoy.type.v3 import http_status_pb2
 from google.protobuf import json_format, struct_pb2
 
-from ..envoy_config import METADATA_NAMESPACE
+from .names import METADATA_NAMESPACE
 from .actions import PASS, Action, Continue, Reject
 from .exchange import Exchange, Gateway
 

@@ -1,0 +1,5 @@
+"""Names ztgate and its Envoy configuration must agree on (envoy_config renders them, extproc reads them)."""
+
+METADATA_NAMESPACE = "ztgate"  # the dynamic metadata ztgate writes (routing gate, access log fields)
+JWT_NAMESPACE = "envoy.filters.http.jwt_authn"  # where jwt_authn puts the verified payload
+JWT_PAYLOAD_KEY = "jwt_payload"
