@@ -151,18 +151,22 @@ def dedupe(findings: list[Finding], max_presence: int = MAX_PRESENCE_PER_TYPE) -
     return out
 
 
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """One finding as the policy sees it: what was found, never the matched value."""
+    return {
+        "detector": f.detector,
+        "type": f.type,
+        "severity": f.severity,
+        "score": round(f.score, 3),
+        "redactable": f.redactable,
+        "encoding": f.encoding,
+    }
+
+
 def policy_findings(located: Iterable[LocatedFinding]) -> list[dict[str, Any]]:
     """`input.findings` for the policy: what was found and where, never the matched value."""
     return [
-        {
-            "detector": lf.finding.detector,
-            "type": lf.finding.type,
-            "severity": lf.finding.severity,
-            "score": round(lf.finding.score, 3),
-            "redactable": lf.finding.redactable,
-            "encoding": lf.finding.encoding,
-            "location": {"message_index": lf.message_index, "role": lf.role, "part": lf.kind},
-        }
+        {**finding_dict(lf.finding), "location": {"message_index": lf.message_index, "role": lf.role, "part": lf.kind}}
         for lf in located
     ]
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from ..detect.base import Finding
-from ..detect.scanner import LocatedFinding, policy_findings
+from ..detect.scanner import LocatedFinding, finding_dict, policy_findings
 from ..identity import AuthError, Identity
 from ..identity.credentials import CREDENTIAL_HEADERS, presented_api_key
 from ..policy.decision import Decision
@@ -132,7 +132,7 @@ class Exchange:
             return Continue(metadata=self._usage_metadata()) if end_of_stream else PASS
         try:
             events = reader.feed(chunk, end_of_stream)
-            if self._guard is None and reader.streaming and self._wants_guard():
+            if self._guard is None and reader.streaming and self._rewrites_output():
                 self._guard = StreamGuard(self.adapter, self.gateway.scanner, self._output_verdict, self.gateway.redactor, self.vault)
             if self._guard is not None:
                 return self._guarded(events, end_of_stream)
@@ -156,9 +156,6 @@ class Exchange:
             return Continue(body=body, metadata=self._usage_metadata())
         return PASS
 
-    def _wants_guard(self) -> bool:
-        return self.gateway.scanner is not None and (self.gateway.settings.inspect.scan_output or bool(self.vault.originals))
-
     def _guarded(self, events: list[SSEEvent], end_of_stream: bool) -> Continue:
         """A stream under inspection: what the guard releases replaces what arrived."""
         guard = self._guard
@@ -177,7 +174,7 @@ class Exchange:
         """Ask the policy about output findings (phase "response"); a failing policy blocks (fail closed)."""
         try:
             evaluation = self.gateway.decide(
-                self._http_info(), self.identity, self.llm, findings=[_finding_dict(f) for f in findings], phase="response"
+                self._http_info(), self.identity, self.llm, findings=[finding_dict(f) for f in findings], phase="response"
             )
         except PolicyFailure as exc:
             return Verdict(blocked=True, reason=f"output policy failed: {exc}")
@@ -372,12 +369,13 @@ class Exchange:
         self._response_started = True
         self.status = _status(self.attributes.get("response.code")) or self.status
         if self.adapter is not None:
-            self._reader = ResponseReader(self.adapter, self.response, self._hold_json)
+            self._reader = ResponseReader(self.adapter, self.response, self._rewrites_output)
 
-    def _hold_json(self) -> bool:
-        """Hold a JSON answer whole when it may need rewriting: pseudonyms to restore, output to inspect."""
-        inspect = self.gateway.scanner is not None and self.gateway.settings.inspect.scan_output
-        return bool(self.vault.originals) or inspect
+    def _rewrites_output(self) -> bool:
+        """Whether the answer may need rewriting (output to inspect, pseudonyms to restore): then a JSON
+        answer is held whole and a stream goes through the guard. Pseudonyms only exist where a
+        scanner found something to replace, so both need the scanner."""
+        return self.gateway.scanner is not None and (self.gateway.settings.inspect.scan_output or bool(self.vault.originals))
 
     def _usage_metadata(self) -> dict[str, Any]:
         usage = self.response.usage
@@ -389,11 +387,6 @@ class Exchange:
         if self.response.model:
             meta["response_model"] = self.response.model
         return meta
-
-
-def _finding_dict(f: Finding) -> dict[str, Any]:
-    """An output finding for the policy: what, never the value; no location (it is the response)."""
-    return {"detector": f.detector, "type": f.type, "severity": f.severity, "score": round(f.score, 3), "redactable": f.redactable}
 
 
 def _counts(findings: Iterable[Finding]) -> dict[str, int]:

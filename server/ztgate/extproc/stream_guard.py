@@ -13,7 +13,7 @@ cut there. Everything else about a block is the provider's own mid-stream error 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import regex
@@ -95,7 +95,7 @@ class StreamGuard:
         cut_events = len(self._held) if final else self._releasable()
         if cut_events == 0 and not final:
             return b""
-        if not self._inspect(cut_events if not final else len(self._held)):
+        if not self._inspect(cut_events):
             return self.cut()
         last = self._last_per_channel() if final else {}
         out = [self._emit(held, last.get(i, ())) for i, held in enumerate(self._held[:cut_events])]
@@ -104,22 +104,26 @@ class StreamGuard:
 
     def _last_per_channel(self) -> dict[int, tuple[str, ...]]:
         """held index -> channels whose last text it carries (where a restorer's remainder goes)."""
-        last: dict[str, int] = {}
-        for i, held in enumerate(self._held):
-            for text in held.texts:
-                if text.kind not in _DONE_KINDS:
-                    last[text.channel] = i
+        last = {text.channel: i for i, _, text in self._deltas(len(self._held))}
         out: dict[int, tuple[str, ...]] = {}
         for channel, i in last.items():
             out[i] = out.get(i, ()) + (channel,)
         return out
+
+    def _deltas(self, upto: int) -> Iterator[tuple[int, int, StreamText]]:
+        """(held index, text index, text) of the held events [0, upto), "done" texts left out: those
+        repeat a channel, they are rewritten from what was emitted, never scanned or held."""
+        for i, held in enumerate(self._held[:upto]):
+            for j, text in enumerate(held.texts):
+                if text.kind not in _DONE_KINDS:
+                    yield i, j, text
 
     def _as_delta_if_first(self, text: StreamText) -> StreamText:
         """A "done" text repeats a channel's deltas, except where no delta came (some servers send a
         tool call's arguments only whole): then it is new text, inspected like any other."""
         if text.kind not in _DONE_KINDS or text.channel in self._channels:
             return text
-        if any(t.channel == text.channel and t.kind not in _DONE_KINDS for h in self._held for t in h.texts):
+        if any(t.channel == text.channel for _, _, t in self._deltas(len(self._held))):
             return text
         return StreamText(text.channel, "text" if text.kind == "text_done" else "tool_call_arguments", text.text)
 
@@ -128,11 +132,9 @@ class StreamGuard:
         part of a run that may still become a finding."""
         joined: dict[str, str] = {}
         pieces: dict[str, list[tuple[int, int]]] = {}  # channel -> (held index, end offset)
-        for i, held in enumerate(self._held):
-            for text in held.texts:
-                if text.kind not in _DONE_KINDS:
-                    joined[text.channel] = joined.get(text.channel, "") + text.text
-                    pieces.setdefault(text.channel, []).append((i, len(joined[text.channel])))
+        for i, _, text in self._deltas(len(self._held)):
+            joined[text.channel] = joined.get(text.channel, "") + text.text
+            pieces.setdefault(text.channel, []).append((i, len(joined[text.channel])))
         cut = len(self._held)
         if sum(map(len, joined.values())) > MAX_HOLD_CHARS:
             return cut  # bounded: past this, release (and still scan) everything
@@ -146,14 +148,13 @@ class StreamGuard:
         """Scan the texts of held events [0, upto) with released context; redact or block. False: blocked."""
         by_channel: dict[str, list[tuple[int, int, int, int]]] = {}  # channel -> (held i, text j, start, end)
         texts: dict[str, list[str]] = {}
-        for i, held in enumerate(self._held[:upto]):
-            for j, text in enumerate(held.texts):
-                if text.kind in _DONE_KINDS:
-                    continue
-                parts = texts.setdefault(text.channel, [])
-                start = sum(len(p) for p in parts)
-                parts.append(held.new[j])
-                by_channel.setdefault(text.channel, []).append((i, j, start, start + len(held.new[j])))
+        lengths: dict[str, int] = {}
+        for i, j, text in self._deltas(upto):
+            new = self._held[i].new[j]
+            start = lengths.get(text.channel, 0)
+            lengths[text.channel] = start + len(new)
+            texts.setdefault(text.channel, []).append(new)
+            by_channel.setdefault(text.channel, []).append((i, j, start, start + len(new)))
         for channel, parts in texts.items():
             state = self._channels.setdefault(channel, _Channel())
             context = state.released[-CONTEXT_CHARS:]
