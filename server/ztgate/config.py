@@ -76,11 +76,39 @@ class ExtProcConfig:
 
 
 @dataclass(slots=True)
+class RemoteOpaConfig:
+    """An OPA server ztgate asks over its Data API (policy.engine: remote): a sidecar or a service."""
+
+    url: str = "http://127.0.0.1:8181"
+    path: str = "ztgate/decision"  # POST /v1/data/<path>
+    timeout_ms: float = 200.0  # per decision; past it the request fails closed (503)
+    pool_size: int = 32  # keep-alive connections to OPA
+    token_env: str = ""  # environment variable holding a bearer token, for OPA's token authentication
+
+
+@dataclass(slots=True)
 class PolicyConfig:
     dir: str = "rego"
     query: str = "data.ztgate.decision"
+    engine: str = "embedded"  # "embedded" (regorus in-process) | "remote" (an OPA server)
+    remote: RemoteOpaConfig = field(default_factory=RemoteOpaConfig)
     eval_budget_ms: float = 50.0  # a slower evaluation is treated as an engine failure: deny 503
     fail_open: bool = False  # an explicit choice; the default fails closed
+    # Global shadow (dry-run) mode: every decision is computed and logged, none is enforced.
+    shadow: bool = False
+    # Hot reload: the policy directory is checked this often (seconds; 0 turns polling off). SIGHUP
+    # reloads at once. A policy that fails to load is rejected and the running one stays.
+    reload_interval_s: float = 1.0
+
+
+@dataclass(slots=True)
+class DecisionLogConfig:
+    """OPA-shaped decision logs (telemetry/decision_log.py): off by default, as in OPA."""
+
+    sink: str = "off"  # "off" | "stdout" | "file"
+    path: str = ""
+    # JSON pointers into the logged record removed before writing (OPA's erase), e.g. a header.
+    erase: list[str] = field(default_factory=lambda: ["/input/attributes/request/http/headers/cookie"])
 
 
 @dataclass(slots=True)
@@ -134,6 +162,7 @@ class Settings:
     jwt: JwtConfig = field(default_factory=JwtConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    decision_log: DecisionLogConfig = field(default_factory=DecisionLogConfig)
     inspect: InspectConfig = field(default_factory=InspectConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=_default_providers)
     upstream_timeout_s: float = 600.0  # long generations and reasoning models take minutes
@@ -174,6 +203,11 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: dict[str, str
     settings = _build(Settings, raw, "")
     if settings.audit.sink not in ("stdout", "file") or (settings.audit.sink == "file" and not settings.audit.path):
         raise ConfigError("audit.sink must be stdout, or file with audit.path set")
+    log_sink = settings.decision_log
+    if log_sink.sink not in ("off", "stdout", "file") or (log_sink.sink == "file" and not log_sink.path):
+        raise ConfigError("decision_log.sink must be off, stdout, or file with decision_log.path set")
+    if settings.policy.engine not in ("embedded", "remote"):
+        raise ConfigError("policy.engine must be embedded or remote")
     for name, provider in settings.enabled_providers().items():
         try:
             provider.upstream_parts()

@@ -30,7 +30,7 @@ from typing import Any
 import yaml
 
 from .config import ProviderConfig, Settings
-from .extproc.names import JWT_NAMESPACE, JWT_PAYLOAD_KEY, METADATA_NAMESPACE
+from .extproc.names import DECISION_ID_HEADER, DECISION_ID_KEY, JWT_NAMESPACE, JWT_PAYLOAD_KEY, METADATA_NAMESPACE
 
 EXTPROC_CLUSTER = "ztgate_extproc"
 JWT_PROVIDER = "ztgate_jwt"
@@ -241,6 +241,14 @@ def _route_config(settings: Settings, providers: dict[str, ProviderConfig], extp
             # ztgate may rewrite a response body (restoring pseudonyms, redacting output) after the
             # headers have gone downstream, so the length is not known in advance: send it chunked.
             forward["response_headers_to_remove"] = ["content-length"]
+            # The decision's id, for the client to quote when asking why (absent metadata: no header).
+            forward["response_headers_to_add"] = [
+                {
+                    "header": {"key": DECISION_ID_HEADER, "value": f"%DYNAMIC_METADATA({METADATA_NAMESPACE}:{DECISION_ID_KEY})%"},
+                    "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+                    "keep_empty_value": False,
+                }
+            ]
         if not extproc:
             routes.append(forward)
             continue
@@ -398,6 +406,7 @@ _ACCESS_LOG_FORMAT = {
     "provider": "%DYNAMIC_METADATA(ztgate:provider)%",
     "model": "%DYNAMIC_METADATA(ztgate:model)%",
     "decision": "%DYNAMIC_METADATA(ztgate:decision)%",
+    "decision_id": "%DYNAMIC_METADATA(ztgate:decision_id)%",
     "input_tokens": "%DYNAMIC_METADATA(ztgate:input_tokens)%",
     "output_tokens": "%DYNAMIC_METADATA(ztgate:output_tokens)%",
 }

@@ -13,28 +13,51 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from .config import Settings
-from .detect.scanner import Scanner
 from .extproc.gateway import Gateway
 from .extproc.servicer import ExtProcServicer
 from .identity.keys import KeyStore
-from .policy.engine import EmbeddedEngine
+from . import __version__
+from .policy.engine import Engine
 from .redact import Redactor
+from .reload import PolicyReloader, build_scanner, detect_config, load_engine, smoke_test
 from .telemetry.audit import AuditLog
+from .telemetry.decision_log import DecisionLog
 
 log = logging.getLogger("ztgate.server")
 
 EXTPROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
 
 
-def build_gateway(settings: Settings) -> Gateway:
+async def build_gateway(settings: Settings) -> Gateway:
     """Load policy, keys and sinks once per worker; a broken policy stops start-up here, loudly."""
-    engine = EmbeddedEngine(settings.path(settings.policy.dir), settings.policy.query)
+    engine = await _engine(settings)
+    await smoke_test(engine)
     keys = KeyStore.load(settings.path(settings.keys_file))
     audit = AuditLog.open(settings.path(settings.audit.path) if settings.audit.sink == "file" else None)
-    detect = engine.data.get("ztgate", {}).get("config", {}).get("detect")
-    scanner = Scanner.from_config(detect if isinstance(detect, dict) else None) if settings.inspect.enabled else None
+    detect = detect_config(settings, engine)
+    scanner = build_scanner(settings, detect)
     redactor = Redactor.with_key(os.environ.get(settings.inspect.hash_key_env) if settings.inspect.hash_key_env else None)
-    return Gateway(settings, engine, keys, audit, scanner, redactor)
+    return Gateway(settings, engine, keys, audit, scanner, redactor, _decision_log(settings), detect)
+
+
+async def _engine(settings: Settings) -> Engine:
+    if settings.policy.engine != "remote":
+        return load_engine(settings)
+    from .policy.remote import RemoteEngine  # aiohttp is only needed with a remote OPA
+
+    remote = settings.policy.remote
+    token = os.environ.get(remote.token_env) if remote.token_env else None
+    engine = RemoteEngine(remote.url, remote.path, timeout_s=remote.timeout_ms / 1000, pool_size=remote.pool_size, token=token)
+    await engine.start()
+    return engine
+
+
+def _decision_log(settings: Settings) -> DecisionLog | None:
+    config = settings.decision_log
+    if config.sink == "off":
+        return None
+    target = settings.path(config.path) if config.sink == "file" else None
+    return DecisionLog.open(target, query=settings.policy.query, erase=config.erase, version=__version__)
 
 
 def stop_on_signals() -> asyncio.Event:
@@ -48,7 +71,8 @@ def stop_on_signals() -> asyncio.Event:
 
 async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
     """Serve ext_proc and gRPC health until SIGTERM/SIGINT, then drain in-flight streams."""
-    gateway = build_gateway(settings)
+    gateway = await build_gateway(settings)
+    reloader = PolicyReloader(settings, gateway)
     # Everything loaded so far lives for the whole process: keep it out of the cyclic GC's scans, and
     # collect less often, so no request pays for a full collection of the policy and adapters.
     gc.collect()
@@ -71,7 +95,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
     await server.start()
     for service in ("", EXTPROC_SERVICE):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    log.info("ztgate ext_proc listening on %s (policy revision %s)", address, gateway.engine.revision)
+    log.info("ztgate ext_proc listening on %s (policy revision %s)", address, gateway.policy.revision)
+    reloader.start()
 
     stop = stop or stop_on_signals()
     if ready is not None:
@@ -84,5 +109,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
         for service in ("", EXTPROC_SERVICE):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info("shutting down: draining streams for up to %.0fs", settings.extproc.grace_period_s)
+        await reloader.stop()
         await server.stop(settings.extproc.grace_period_s)
         gateway.audit.close()
+        if gateway.decision_log is not None:
+            gateway.decision_log.close()
+        aclose = getattr(gateway.engine, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -7,6 +7,7 @@ audit log in a temporary file that the tests read back.
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import itertools
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ from ztgate.identity.credentials import CREDENTIAL_HEADERS
 from ztgate.identity.keys import KeyStore, create_key
 from ztgate.policy.engine import EmbeddedEngine
 from ztgate.telemetry.audit import AuditLog
+
+
+def drive(coro):
+    """Run one exchange phase (a coroutine) to its end, as the servicer's event loop does."""
+    return asyncio.run(coro)
 
 SHIPPED_POLICY = Path(__file__).resolve().parents[2] / "rego"
 
@@ -136,19 +142,19 @@ class Gate:
             all_headers.update(api.credential(self.keys.alice if key is _ALICE else key))
         all_headers.update(headers or {})
         ex.add_headers({k: v for k, v in all_headers.items() if v is not None})
-        return ex, ex.on_request_headers(end_of_stream=end_of_stream)
+        return ex, drive(ex.on_request_headers(end_of_stream=end_of_stream))
 
     def post(self, api: Api = OPENAI, body: Any = None, **kwargs: Any) -> tuple[Exchange, Continue | Reject]:
         """Headers, then the whole body in one message; dicts are sent as JSON."""
         ex, first = self.open(api, **kwargs)
         assert first is None, "a request with a body is decided by the body message"
         raw = orjson.dumps(api.body if body is None else body) if not isinstance(body, bytes) else body
-        return ex, ex.on_request_body(raw, True)
+        return ex, drive(ex.on_request_body(raw, True))
 
     def respond(self, ex: Exchange, *chunks: bytes, status: int = 200) -> list[Continue | Reject]:
         """Feed response chunks; the last one carries end_of_stream. Then finish() (Envoy closes the stream)."""
         ex.add_attributes({"response.code": status})
-        actions = [ex.on_response_body(chunk, i == len(chunks) - 1) for i, chunk in enumerate(chunks)]
+        actions = [drive(ex.on_response_body(chunk, i == len(chunks) - 1)) for i, chunk in enumerate(chunks)]
         ex.finish()
         return actions
 
@@ -692,7 +698,7 @@ def test_garbage_response_never_breaks_the_stream(gate: Gate, garbage: bytes, re
 def test_stream_cut_before_its_end_is_audited_as_disconnected(gate: Gate) -> None:
     ex, _ = gate.post(OPENAI, {**OPENAI.body, "stream": True})
     ex.add_attributes({"response.code": 200})
-    assert ex.on_response_body(SSE_RESPONSE[:150], False) is PASS
+    assert drive(ex.on_response_body(SSE_RESPONSE[:150], False)) is PASS
     ex.finish()  # Envoy closed the stream: the client went away
 
     line = gate.last_audit()

@@ -9,7 +9,7 @@ import pytest
 
 from ztgate.identity.base import Identity
 from ztgate.policy.http import HttpInfo
-from ztgate.policy.input import INPUT_VERSION, build_input, parse_path, socket_address
+from ztgate.policy.input import INPUT_VERSION, build_input, parse_path, socket_address, tool_call
 from ztgate.providers.base import LLMRequest, TextPart
 
 
@@ -42,7 +42,7 @@ def chat() -> LLMRequest:
             TextPart(-1, "system", "text", "be terse", ("instructions",)),
             TextPart(0, "user", "text", SECRET, ("messages", 0, "content", 0, "text")),
             TextPart(0, "user", "text", "and this", ("messages", 0, "content", 1, "text")),
-            TextPart(1, "assistant", "tool_call_arguments", '{"q": 1}', ("messages", 1, "tool_calls", 0)),
+            TextPart(1, "assistant", "tool_call_arguments", '{"q": 1}', ("messages", 1, "tool_calls", 0), "search"),
             TextPart(2, "tool", "tool_result", "42", ("messages", 2, "content")),
             TextPart(3, "user", "text", "thanks", ("messages", 3, "content")),
         ],
@@ -135,6 +135,7 @@ def test_llm_summary() -> None:
         "stream": True,
         "max_tokens": 512,
         "tools": ["search", "calculator"],
+        "tool_calls": [{"name": "search", "arguments": {"q": 1}, "id": None, "source": "request"}],
         "messages": {"count": 4, "roles": {"system": 1, "user": 2, "assistant": 1, "tool": 1}},
         "tool_results": 1,
         "text_chars": sum(len(p.text) for p in chat().parts),
@@ -168,3 +169,13 @@ def test_build_input_is_fast() -> None:
             build_input(http=h, identity=ALICE, llm=llm)
         best = min(best, (time.perf_counter() - start) / 1000)
     assert best < 50e-6
+
+
+def test_tool_calls_from_the_answer_follow_the_history_and_bad_arguments_are_null() -> None:
+    answer = [tool_call("send_email", '{"to": "a@b.example"}', "response", "call_1"), tool_call("x", "{not json", "response")]
+    doc = build_input(http=http(), identity=ALICE, llm=chat(), tool_calls=answer, phase="response")
+    assert doc["llm"]["tool_calls"] == [
+        {"name": "search", "arguments": {"q": 1}, "id": None, "source": "request"},
+        {"name": "send_email", "arguments": {"to": "a@b.example"}, "id": "call_1", "source": "response"},
+        {"name": "x", "arguments": None, "id": None, "source": "response"},
+    ]

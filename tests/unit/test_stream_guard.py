@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
 import pytest
 
@@ -11,6 +13,11 @@ from ztgate.extproc.stream_guard import StreamGuard, Verdict
 from ztgate.providers import get_adapter
 from ztgate.providers.sse import SSEDecoder
 from ztgate.redact import Redactor, Vault
+
+
+def drive(coro):
+    """Run one exchange phase (a coroutine) to its end, as the servicer's event loop does."""
+    return asyncio.run(coro)
 
 ADAPTER = get_adapter("openai")
 
@@ -41,12 +48,12 @@ def client_text(data: bytes) -> str:
 
 
 def run(guard: StreamGuard, deltas: list[str]) -> tuple[list[bytes], str]:
-    released = [guard.feed(SSEDecoder().feed(chunk(d))) for d in deltas]
-    released.append(guard.close())
+    released = [drive(guard.feed(SSEDecoder().feed(chunk(d)))) for d in deltas]
+    released.append(drive(guard.close()))
     return released, client_text(b"".join(released))
 
 
-def mask_policy(findings: list[Finding]) -> Verdict:
+async def mask_policy(findings: list[Finding]) -> Verdict:
     if any(f.detector == "exfil" for f in findings):
         return Verdict(blocked=True, reason="exfiltration link")
     return Verdict(blocked=False, modes={(f.detector, f.type): "mask" for f in findings})
@@ -71,7 +78,10 @@ def test_a_secret_split_across_deltas_is_masked(scanner: Scanner) -> None:
 def test_pseudonyms_split_across_deltas_are_restored(scanner: Scanner) -> None:
     vault = Vault()
     vault.token_for("email", "alice@example.org")
-    guard = StreamGuard(ADAPTER, scanner, lambda f: Verdict(False), Redactor(b"k"), vault)
+    async def allow(findings: list[Finding]) -> Verdict:
+        return Verdict(False)
+
+    guard = StreamGuard(ADAPTER, scanner, allow, Redactor(b"k"), vault)
     _, text = run(guard, ["I wrote to <EM", "AIL_", "1> as asked."])
     assert text == "I wrote to alice@example.org as asked."
 

@@ -15,13 +15,17 @@ def build_audit_event(ex: "Exchange") -> dict[str, Any]:
     now = time.perf_counter()
     trace_id, span_id = _trace_ids(ex.trace_context.get("traceparent") or ex.headers.get("traceparent", ""))
     decision: DecisionFields | None = None
-    if ex.decision is not None:
-        decision = {
-            "allowed": ex.decision.allowed,
-            "http_status": ex.decision.http_status if not ex.decision.allowed else 200,
-            "reasons": list(ex.decision.reasons),
-            "policy_revision": ex.gateway.engine.revision,
-        }
+    if ex.decision is not None or ex.decision_id:
+        decision = {"decision_id": ex.decision_id, "policy_revision": ex.policy.revision}
+        if ex.decision is not None:
+            decision["allowed"] = ex.decision.allowed
+            decision["http_status"] = ex.decision.http_status if not ex.decision.allowed else 200
+            decision["reasons"] = list(ex.decision.reasons)
+            shadow = ex.decision.shadow_reasons + [r for r in ex.output_shadow if r not in ex.decision.shadow_reasons]
+            if shadow:
+                decision["shadow_reasons"] = shadow
+        if ex.dry_run:
+            decision["dry_run"] = True
     usage = ex.response.usage
     usage_fields: UsageFields | None = None
     if usage.input_tokens is not None or usage.output_tokens is not None:

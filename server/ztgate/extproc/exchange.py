@@ -26,7 +26,7 @@ from ..redact import Vault, redact_answer, redact_request, redaction_modes, rest
 from .actions import PASS, Action, Continue, Reject
 from .audit_event import build_audit_event
 from .gateway import Gateway, PolicyFailure
-from .names import JWT_NAMESPACE, JWT_PAYLOAD_KEY
+from .names import DECISION_ID_HEADER, DECISION_ID_KEY, JWT_NAMESPACE, JWT_PAYLOAD_KEY
 from .request import http_info, parse_json_body
 from .response import ResponseReader
 from .stream_guard import StreamGuard, Verdict
@@ -38,6 +38,7 @@ log = logging.getLogger("ztgate.exchange")
 class Exchange:
     def __init__(self, gateway: Gateway, trace_context: dict[str, str] | None = None) -> None:
         self.gateway = gateway
+        self.policy = gateway.policy  # the policy in force when the exchange began judges all of it
         self.trace_context = trace_context or {}
         self.started = time.perf_counter()
         self.started_wall = time.time()
@@ -50,6 +51,9 @@ class Exchange:
         self.llm: LLMRequest | None = None
         self.decision: Decision | None = None
         self.eval_ms: float | None = None
+        self.decision_id = ""  # the request decision's id: decision log, audit line, response header
+        self.dry_run = False  # global shadow mode: the decision was logged, not enforced
+        self.output_shadow: list[str] = []  # what shadow rules or dry-run would have done to the answer
         self.status: int | None = None  # what the client got
         self.error: tuple[str, str] | None = None  # (kind, message) for the audit line
         self.response = LLMResponse()
@@ -87,13 +91,13 @@ class Exchange:
 
     # ---- phases ------------------------------------------------------------------------------------
 
-    def on_request_headers(self, end_of_stream: bool) -> Action | None:
+    async def on_request_headers(self, end_of_stream: bool) -> Action | None:
         """Decide now when no body follows (GET /v1/models); None: the body will decide."""
         if end_of_stream:
-            return self._decide(None)
+            return await self._decide(None)
         return None
 
-    def on_request_body(self, chunk: bytes, end_of_stream: bool) -> Action | None:
+    async def on_request_body(self, chunk: bytes, end_of_stream: bool) -> Action | None:
         """Collect the body (Envoy streams it in chunks); decide at its end. None: not yet.
 
         The size limit is enforced as chunks arrive, so an oversized upload is refused without
@@ -108,11 +112,11 @@ class Exchange:
             self._body_chunks.append(chunk)
         if not end_of_stream:
             return None
-        return self._decide(self.request_body)
+        return await self._decide(self.request_body)
 
-    def on_request_trailers(self) -> Action:
+    async def on_request_trailers(self) -> Action:
         """Trailers end a body that never said end_of_stream."""
-        return self._decide(self.request_body)
+        return await self._decide(self.request_body)
 
     @property
     def request_body(self) -> bytes:
@@ -124,7 +128,7 @@ class Exchange:
     def on_response_headers(self) -> Action:
         return PASS
 
-    def on_response_body(self, chunk: bytes, end_of_stream: bool) -> Action:
+    async def on_response_body(self, chunk: bytes, end_of_stream: bool) -> Action:
         if not self._response_started:
             self._start_response()
         reader = self._reader
@@ -133,9 +137,9 @@ class Exchange:
         try:
             events = reader.feed(chunk, end_of_stream)
             if self._guard is None and reader.streaming and self._rewrites_output():
-                self._guard = StreamGuard(self.adapter, self.gateway.scanner, self._output_verdict, self.gateway.redactor, self.vault)
+                self._guard = StreamGuard(self.adapter, self.policy.scanner, self._output_verdict, self.gateway.redactor, self.vault)
             if self._guard is not None:
-                return self._guarded(events, end_of_stream)
+                return await self._guarded(events, end_of_stream)
         except Exception as exc:  # a malformed upstream body must never break the client's stream
             log.warning("response parsing failed: %s", exc)
             self.error = ("response_parse", str(exc)[:200])
@@ -152,17 +156,17 @@ class Exchange:
         if reader.holding and not end_of_stream:
             return Continue(body=b"")  # held until the whole answer can be inspected
         if end_of_stream:
-            body = self._finish_output() if reader.holding else None
+            body = await self._finish_output() if reader.holding else None
             return Continue(body=body, metadata=self._usage_metadata())
         return PASS
 
-    def _guarded(self, events: list[SSEEvent], end_of_stream: bool) -> Continue:
+    async def _guarded(self, events: list[SSEEvent], end_of_stream: bool) -> Continue:
         """A stream under inspection: what the guard releases replaces what arrived."""
         guard = self._guard
         assert guard is not None
-        out = guard.feed(events)
+        out = await guard.feed(events)
         if end_of_stream:
-            out += guard.close()
+            out += await guard.close()
         if guard.blocked is not None and self.error is None:
             self.error = ("output_blocked", f"{guard.blocked} (cut after {guard.released_chars} characters)")
         self.output_findings = _counts(guard.findings)
@@ -170,29 +174,30 @@ class Exchange:
         metadata = self._usage_metadata() if end_of_stream else None
         return Continue(body=out, metadata=metadata)
 
-    def _output_verdict(self, findings: list[Finding]) -> Verdict:
+    async def _output_verdict(self, findings: list[Finding]) -> Verdict:
         """Ask the policy about output findings (phase "response"); a failing policy blocks (fail closed)."""
         try:
-            evaluation = self.gateway.decide(
-                self._http_info(), self.identity, self.llm, findings=[finding_dict(f) for f in findings], phase="response"
+            evaluation = await self.gateway.decide(
+                self.policy, self._http_info(), self.identity, self.llm, findings=[finding_dict(f) for f in findings], phase="response"
             )
         except PolicyFailure as exc:
             return Verdict(blocked=True, reason=f"output policy failed: {exc}")
         decision = evaluation.decision
+        self.output_shadow.extend(r for r in decision.shadow_reasons if r not in self.output_shadow)
         return Verdict(blocked=not decision.allowed, reason=decision.message, modes=redaction_modes(decision.redactions))
 
-    def _finish_output(self) -> bytes:
+    async def _finish_output(self) -> bytes:
         """The held JSON answer, inspected and rewritten: output findings redacted as the policy says
         (before pseudonyms come back, so the user's own values are not flagged), then restored."""
         assert self._reader is not None
         text = b"".join(self._reader.raw).decode("utf-8", "replace")
-        scanner = self.gateway.scanner
+        scanner = self.policy.scanner
         output = self.response.output_text + "".join(call.arguments for call in self.response.tool_calls)
         if scanner is not None and self.gateway.settings.inspect.scan_output and output:
             findings = scanner.scan_text(output, "output")
             if findings:
                 self.output_findings = _counts(findings)
-                verdict = self._output_verdict(findings)
+                verdict = await self._output_verdict(findings)
                 if verdict.blocked and self.error is None:
                     # The answer's headers are already downstream, so a block cannot become an error
                     # status here: every finding is masked instead, and the audit says it was blocked.
@@ -219,7 +224,7 @@ class Exchange:
 
     # ---- request decision --------------------------------------------------------------------------
 
-    def _decide(self, body: bytes | None) -> Action:
+    async def _decide(self, body: bytes | None) -> Action:
         http = self._http_info()
         route = resolve_route(http.method, http.path)
         if route is None:
@@ -251,10 +256,12 @@ class Exchange:
             log.exception("content inspection failed")
             return self._reject(adapter, 503, f"content inspection failed: {type(exc).__name__}", "inspection_error", kind="inspection")
         try:
-            evaluation = self.gateway.decide(http, self.identity, self.llm, findings=findings)
+            evaluation = await self.gateway.decide(self.policy, http, self.identity, self.llm, findings=findings)
         except PolicyFailure as exc:
+            self.decision_id = exc.decision_id
             return self._reject(adapter, 503, f"policy evaluation failed: {exc}", "policy_error", kind="policy")
         self.decision, self.eval_ms = evaluation.decision, evaluation.eval_ms
+        self.decision_id, self.dry_run = evaluation.decision_id, evaluation.dry_run
         decision = evaluation.decision
         if not decision.allowed:
             headers = {**decision.headers, **decision.response_headers_to_add}
@@ -318,6 +325,8 @@ class Exchange:
         self.status = status
         if kind != "denied":
             self.error = (kind, message)
+        if self.decision_id:
+            headers = {DECISION_ID_HEADER: self.decision_id, **(headers or {})}
         return Reject(
             status=status,
             body=adapter.error_body(status, message, code),
@@ -328,7 +337,7 @@ class Exchange:
 
     def _inspect_request(self) -> list[dict[str, Any]] | None:
         """Run the detectors over every part of the request; the policy sees what and where, not values."""
-        scanner = self.gateway.scanner
+        scanner = self.policy.scanner
         if scanner is None or self.llm is None or not self.llm.parts:
             return None
         self._located = scanner.scan_request(self.llm)
@@ -348,6 +357,10 @@ class Exchange:
 
     def _decision_metadata(self, allowed: bool) -> dict[str, Any]:
         meta: dict[str, Any] = {"allowed": allowed, "decision": "allow" if allowed else "deny"}
+        if self.decision_id:
+            meta[DECISION_ID_KEY] = self.decision_id  # Envoy's route puts it in the response header
+        if self.dry_run:
+            meta["dry_run"] = True
         if self.identity is not None:
             meta["subject"] = self.identity.subject
             meta["auth_method"] = self.identity.method
@@ -375,7 +388,7 @@ class Exchange:
         """Whether the answer may need rewriting (output to inspect, pseudonyms to restore): then a JSON
         answer is held whole and a stream goes through the guard. Pseudonyms only exist where a
         scanner found something to replace, so both need the scanner."""
-        return self.gateway.scanner is not None and (self.gateway.settings.inspect.scan_output or bool(self.vault.originals))
+        return self.policy.scanner is not None and (self.gateway.settings.inspect.scan_output or bool(self.vault.originals))
 
     def _usage_metadata(self) -> dict[str, Any]:
         usage = self.response.usage

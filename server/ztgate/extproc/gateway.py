@@ -1,27 +1,31 @@
-"""The services every exchange shares: identity, the policy engine, credentials, the audit log.
+"""The services every exchange shares: identity, the policy in force, credentials, the audit log.
 
-One Gateway per worker process. It holds no per-request state; Exchange does.
+One Gateway per worker process. It holds no per-request state; Exchange does. The policy in force
+(`ActivePolicy`: the engine and the scanner its data configures) is replaced as a whole on reload;
+an exchange keeps the one it started with, so a request and its answer are judged by one policy.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
+from ..detect.scanner import Scanner
 from ..identity import Authenticator, Identity
 from ..identity.keys import KeyStore
 from ..policy.decision import Decision, DecisionError, parse_decision
 from ..policy.engine import Engine, PolicyError
 from ..policy.http import HttpInfo
 from ..policy.input import build_input
-from ..detect.scanner import Scanner
 from ..providers.base import LLMRequest
 from ..redact import Redactor
-from .names import JWT_PAYLOAD_KEY
 from ..telemetry.audit import AuditLog
+from ..telemetry.decision_log import DecisionLog
+from .names import JWT_PAYLOAD_KEY
 
 log = logging.getLogger("ztgate.gateway")
 
@@ -29,12 +33,32 @@ log = logging.getLogger("ztgate.gateway")
 class PolicyFailure(Exception):
     """The engine erred, timed out or returned something unusable: fail closed (503)."""
 
+    def __init__(self, reason: str, decision_id: str = "") -> None:
+        super().__init__(reason)
+        self.decision_id = decision_id  # the failed evaluation's id in the decision log
+
+
+@dataclass(slots=True, frozen=True)
+class ActivePolicy:
+    """The policy in force: its engine and the detectors its data configures, swapped together."""
+
+    engine: Engine
+    scanner: Scanner | None  # None: content inspection off
+    detect_config: Any = None  # the policy data the scanner was built from (rebuilt when it changes)
+
+    @property
+    def revision(self) -> str:
+        return self.engine.revision
+
 
 @dataclass(slots=True)
 class Evaluation:
-    decision: Decision
+    decision: Decision  # what is enforced
     eval_ms: float
+    decision_id: str = ""
+    revision: str = ""
     failure: str | None = None  # set when fail-open let a failed evaluation through
+    dry_run: bool = False  # global shadow mode: the policy's decision was logged, not enforced
 
 
 class Gateway:
@@ -46,12 +70,14 @@ class Gateway:
         audit: AuditLog,
         scanner: Scanner | None = None,
         redactor: Redactor | None = None,
+        decision_log: DecisionLog | None = None,
+        detect_config: Any = None,
     ) -> None:
         self.settings = settings
-        self.engine = engine
+        self.policy = ActivePolicy(engine, scanner, detect_config)
         self.keys = keys
         self.audit = audit
-        self.scanner = scanner  # None: content inspection off
+        self.decision_log = decision_log
         self.redactor = redactor or Redactor.with_key(None)
         self.authenticator = Authenticator(
             keys,
@@ -61,6 +87,14 @@ class Gateway:
         )
         self._keys_checked = 0.0
 
+    @property
+    def engine(self) -> Engine:
+        return self.policy.engine
+
+    @property
+    def scanner(self) -> Scanner | None:
+        return self.policy.scanner
+
     def identify(self, headers: dict[str, str], query: str, metadata: dict[str, Any]) -> Identity:
         now = time.monotonic()
         if now - self._keys_checked > 1.0:  # new keys from `ztgate keys create` apply within a second
@@ -68,38 +102,68 @@ class Gateway:
             self.keys.reload_if_changed()
         return self.authenticator.identify(headers, query, metadata)
 
-    def decide(
+    async def decide(
         self,
+        policy: ActivePolicy,
         http: HttpInfo,
         identity: Identity | None,
         llm: LLMRequest | None,
         *,
         findings: list[dict[str, Any]] | None = None,
+        tool_calls: list[dict[str, Any]] | None = None,
         phase: str = "request",
     ) -> Evaluation:
-        policy_input = build_input(http=http, identity=identity, llm=llm, findings=findings, phase=phase)
+        """Ask the policy, log the decision, and return what to enforce (PolicyFailure: fail closed)."""
+        policy_input = build_input(http=http, identity=identity, llm=llm, findings=findings, tool_calls=tool_calls, phase=phase)
         started = time.perf_counter()
         try:
-            raw = self.engine.evaluate(policy_input)
-            decision = parse_decision(raw)
+            answer = await policy.engine.decide(policy_input)
+            decision = parse_decision(answer.value)
         except (PolicyError, DecisionError) as exc:
-            return self._failed(str(exc), started)
+            return self._failed(str(exc), started, policy, policy_input)
         except Exception as exc:  # an engine bug must not crash the stream; fail closed
             log.exception("policy evaluation raised")
-            return self._failed(f"{type(exc).__name__}: {exc}", started)
+            return self._failed(f"{type(exc).__name__}: {exc}", started, policy, policy_input)
         eval_ms = (time.perf_counter() - started) * 1000
         # regorus holds the GIL, so a runaway policy cannot be preempted; it is caught here, after the fact,
         # and Envoy's message_timeout bounds what the client waits.
         if eval_ms > self.settings.policy.eval_budget_ms:
-            return self._failed(f"policy evaluation took {eval_ms:.1f} ms, over the {self.settings.policy.eval_budget_ms} ms budget", started)
-        return Evaluation(decision, eval_ms)
+            reason = f"policy evaluation took {eval_ms:.1f} ms, over the {self.settings.policy.eval_budget_ms} ms budget"
+            return self._failed(reason, started, policy, policy_input)
+        decision_id = answer.decision_id or os.urandom(16).hex()
+        dry_run = self.settings.policy.shadow
+        if self.decision_log is not None:
+            self.decision_log.write(
+                decision_id=decision_id,
+                input=policy_input,
+                result=answer.value,
+                revision=answer.revision,
+                eval_ns=int(eval_ms * 1e6),
+                enforced=not dry_run,
+                log_content=decision.log_content,
+            )
+        if dry_run:
+            decision = decision.as_dry_run()
+        return Evaluation(decision, eval_ms, decision_id, answer.revision, dry_run=dry_run)
 
-    def _failed(self, reason: str, started: float) -> Evaluation:
+    def _failed(self, reason: str, started: float, policy: ActivePolicy, policy_input: dict[str, Any]) -> Evaluation:
         eval_ms = (time.perf_counter() - started) * 1000
+        decision_id = os.urandom(16).hex()
         log.error("policy failure: %s", reason)
+        if self.decision_log is not None:
+            self.decision_log.write(
+                decision_id=decision_id,
+                input=policy_input,
+                result=None,
+                revision=policy.revision,
+                eval_ns=int(eval_ms * 1e6),
+                enforced=True,
+                error=reason,
+            )
         if self.settings.policy.fail_open:
-            return Evaluation(Decision(allowed=True, reasons=["policy failure; fail-open"]), eval_ms, failure=reason)
-        raise PolicyFailure(reason)
+            decision = Decision(allowed=True, reasons=["policy failure; fail-open"])
+            return Evaluation(decision, eval_ms, decision_id, policy.revision, failure=reason)
+        raise PolicyFailure(reason, decision_id)
 
     def credential(self, provider: str) -> tuple[bool, str | None]:
         """(configured, value): an upstream that needs no key (a local vLLM) is configured with none."""

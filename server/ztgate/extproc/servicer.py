@@ -51,14 +51,14 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
                     exchange.add_metadata(_metadata(request.metadata_context))
                 if kind == "request_headers":
                     exchange.add_headers(_headers(request.request_headers.headers))
-                    action = exchange.on_request_headers(request.request_headers.end_of_stream)
+                    action = await exchange.on_request_headers(request.request_headers.end_of_stream)
                     if action is None:
                         if full_duplex:
                             continue  # held until the body decides
                         action = PASS
                 elif kind == "request_body":
                     body = request.request_body
-                    action = exchange.on_request_body(body.body, body.end_of_stream)
+                    action = await exchange.on_request_body(body.body, body.end_of_stream)
                     if action is None:
                         continue
                     if full_duplex and isinstance(action, Continue):
@@ -66,7 +66,7 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
                             yield response
                         continue
                 elif kind == "request_trailers" and full_duplex:
-                    action = exchange.on_request_trailers()
+                    action = await exchange.on_request_trailers()
                     if isinstance(action, Continue):
                         for response in _full_duplex_decision(action, exchange.request_body, end_of_stream=False):
                             yield response
@@ -74,7 +74,7 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
                         continue
                 elif kind == "response_body":
                     body = request.response_body
-                    action = exchange.on_response_body(body.body, body.end_of_stream)
+                    action = await exchange.on_response_body(body.body, body.end_of_stream)
                 elif kind == "response_headers":
                     exchange.add_response_headers(_headers(request.response_headers.headers))
                     action = exchange.on_response_headers()

@@ -13,7 +13,7 @@ cut there. Everything else about a block is the provider's own mid-stream error 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 import regex
@@ -41,7 +41,7 @@ class Verdict:
     modes: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
-Decide = Callable[[list[Finding]], Verdict]
+Decide = Callable[[list[Finding]], Awaitable[Verdict]]
 
 
 @dataclass(slots=True)
@@ -74,28 +74,28 @@ class StreamGuard:
         self.redacted = 0
         self.released_chars = 0  # how much text the client got, for the audit line after a cut
 
-    def feed(self, events: list[SSEEvent]) -> bytes:
+    async def feed(self, events: list[SSEEvent]) -> bytes:
         """Take the events a chunk completed; return the bytes to send the client now."""
         if self.blocked is not None:
             return b""
         for event in events:
             texts = [self._as_delta_if_first(t) for t in self._adapter.stream_texts(event)]
             self._held.append(_Held(event, texts, [t.text for t in texts]))
-        return self._release(final=False)
+        return await self._release(final=False)
 
-    def close(self) -> bytes:
+    async def close(self) -> bytes:
         """End of stream: scan and release everything still held."""
         if self.blocked is not None:
             return b""
-        return self._release(final=True)
+        return await self._release(final=True)
 
     # ---- internals -----------------------------------------------------------------------------
 
-    def _release(self, *, final: bool) -> bytes:
+    async def _release(self, *, final: bool) -> bytes:
         cut_events = len(self._held) if final else self._releasable()
         if cut_events == 0 and not final:
             return b""
-        if not self._inspect(cut_events):
+        if not await self._inspect(cut_events):
             return self.cut()
         last = self._last_per_channel() if final else {}
         out = [self._emit(held, last.get(i, ())) for i, held in enumerate(self._held[:cut_events])]
@@ -144,7 +144,7 @@ class StreamGuard:
                 cut = min(cut, next(i for i, end in pieces[channel] if end > start))
         return cut
 
-    def _inspect(self, upto: int) -> bool:
+    async def _inspect(self, upto: int) -> bool:
         """Scan the texts of held events [0, upto) with released context; redact or block. False: blocked."""
         by_channel: dict[str, list[tuple[int, int, int, int]]] = {}  # channel -> (held i, text j, start, end)
         texts: dict[str, list[str]] = {}
@@ -165,7 +165,7 @@ class StreamGuard:
             if not found:
                 continue
             self.findings.extend(found)
-            verdict = self._decide(found)
+            verdict = await self._decide(found)
             if verdict.blocked:
                 self.blocked = verdict.reason or "output blocked by policy"
                 return False

@@ -3,7 +3,7 @@
 Rego may return a boolean or an object with opa-envoy-plugin's fields (`allowed`, `http_status`,
 `body`, `headers`, `response_headers_to_add`, `request_headers_to_remove`, `dynamic_metadata`) plus
 ztgate's LLM fields (`reason`/`reasons`, `model`, `tools_remove`, `max_output_tokens`,
-`redactions`, `log_content`). Anything malformed raises DecisionError so the caller fails closed
+`redactions`, `log_content`, `shadow_reasons`, `limits`). Anything malformed raises DecisionError so the caller fails closed
 with a clear message instead of half-applying a decision.
 """
 
@@ -35,6 +35,16 @@ class Decision:
     max_output_tokens: int | None = None  # a cap the gateway writes into the request
     redactions: list[Any] = field(default_factory=list)  # kept raw; applied by the redaction stage
     log_content: bool = False
+    # Denials of rules in shadow (trial) mode: logged and audited, never enforced.
+    shadow_reasons: list[str] = field(default_factory=list)
+    # Budgets and rate limits the policy states (tokens, requests, cost per window), kept raw.
+    limits: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dry_run(self) -> "Decision":
+        """What global shadow mode enforces: allow, unchanged; what the policy wanted becomes shadow
+        reasons (like opa-envoy-plugin's dry-run, no mutation is applied either)."""
+        would = [] if self.allowed else (self.reasons or [f"denied ({self.http_status})"])
+        return Decision(allowed=True, shadow_reasons=would + self.shadow_reasons, log_content=self.log_content, limits=self.limits)
 
     @property
     def message(self) -> str:
@@ -43,7 +53,6 @@ class Decision:
         if self.body:
             return self.body
         return "; ".join(self.reasons) if self.reasons else "denied by policy"
-
 
 
 def _allowed(value: dict[str, Any]) -> bool:
@@ -154,6 +163,9 @@ def parse_decision(value: Any) -> Decision:
         log_content = False
     if not isinstance(log_content, bool):
         raise DecisionError(f"decision 'log_content' must be a boolean, got {type(log_content).__name__}")
+    limits = value.get("limits")
+    if limits is not None and not (isinstance(limits, list) and all(isinstance(item, dict) for item in limits)):
+        raise DecisionError("decision 'limits' must be a list of objects")
     return Decision(
         allowed=allowed,
         http_status=_status(value.get("http_status"), allowed),
@@ -168,4 +180,6 @@ def parse_decision(value: Any) -> Decision:
         max_output_tokens=_optional_int(value.get("max_output_tokens"), "max_output_tokens"),
         redactions=redactions or [],
         log_content=log_content,
+        shadow_reasons=_strings(value.get("shadow_reasons"), "shadow_reasons"),
+        limits=limits or [],
     )

@@ -25,6 +25,7 @@ safe.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,17 +44,27 @@ class PolicyError(Exception):
     """The policy could not be loaded or could not decide: callers fail closed."""
 
 
+@dataclass(slots=True, frozen=True)
+class Answer:
+    """One engine answer: the raw decision value, the policy revision that gave it and, when the
+    engine assigns one (OPA with decision logging on), its decision id."""
+
+    value: Any
+    revision: str
+    decision_id: str | None = None
+
+
 @runtime_checkable
 class Engine(Protocol):
-    """What the exchange needs from a policy engine, embedded or remote."""
+    """What the gateway needs from a policy engine, embedded or remote."""
 
-    def evaluate(self, input: dict[str, Any]) -> Any:
+    async def decide(self, input: dict[str, Any]) -> Answer:
         """The raw decision for one policy input; raises PolicyError when there is none."""
         ...
 
     @property
     def revision(self) -> str:
-        """Which policy version decided, for audit events."""
+        """Which policy version decides now, for audit events and status."""
         ...
 
 
@@ -111,6 +122,32 @@ def _merge(into: dict[str, Any], value: dict[str, Any], where: str) -> None:
             into[key] = item
 
 
+def bundle_files(policy_dir: Path) -> list[Path]:
+    """The files of a policy directory in a stable order, hidden directories skipped.
+
+    Symlinked directories are followed: a Kubernetes ConfigMap mounts its files as symlinks into a
+    hidden `..data` directory, swapped atomically on update (and `..data` itself is skipped here).
+    """
+    root = Path(policy_dir)
+    found: list[Path] = []
+    for directory, dirs, files in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(directory) / name for name in files)
+    return sorted(found, key=lambda path: path.relative_to(root).as_posix())
+
+
+def bundle_signature(policy_dir: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """What changes when any policy file changes (path, mtime, size, inode): cheap enough to poll."""
+    out = []
+    for path in bundle_files(policy_dir):
+        try:
+            st = path.stat()
+        except OSError:  # removed between the walk and the stat: the next poll sees it
+            continue
+        out.append((str(path), st.st_mtime_ns, st.st_size, st.st_ino))
+    return tuple(out)
+
+
 def load_bundle(policy_dir: Path, *, include_tests: bool = False) -> PolicyBundle:
     """Read a policy directory (OPA bundle layout); hidden directories are skipped."""
     root = Path(policy_dir)
@@ -119,10 +156,8 @@ def load_bundle(policy_dir: Path, *, include_tests: bool = False) -> PolicyBundl
     policies: list[tuple[str, str]] = []
     data: dict[str, Any] = {}
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
+    for path in bundle_files(root):
         rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts[:-1]) or not path.is_file():
-            continue
         name = path.name
         is_rego = name.endswith(".rego")
         if is_rego and name.endswith("_test.rego") and not include_tests:
@@ -218,6 +253,10 @@ class EmbeddedEngine:
             if "not a valid rule path" in message:
                 raise PolicyError(f"query {self._query} names no rule in {self._bundle.root}") from None
             # Any other error depends on the input; evaluate() reports it per request.
+
+    async def decide(self, input: dict[str, Any]) -> Answer:
+        """Engine protocol: evaluated inline (see evaluate), so the await never yields."""
+        return Answer(self.evaluate(input), self._bundle.revision)
 
     def evaluate(self, input: dict[str, Any]) -> Any:
         """The raw decision value as JSON types (Rego sets become lists).

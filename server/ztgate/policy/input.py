@@ -14,6 +14,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
+import orjson
+
 from ztgate.identity.base import Identity
 from ztgate.policy.http import HttpInfo
 from ztgate.providers.base import LLMRequest
@@ -36,10 +38,15 @@ def build_input(
     identity: Identity | None,
     llm: LLMRequest | None,
     findings: list[dict[str, Any]] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
     usage: dict[str, Any] | None = None,
     phase: str = "request",
 ) -> dict[str, Any]:
-    """The policy input for one decision; `llm` is None before the body is parsed or for non-LLM routes."""
+    """The policy input for one decision; `llm` is None before the body is parsed or for non-LLM routes.
+
+    `tool_calls` are the calls the model made in its answer (phase "response", see tool_call); the
+    calls in the request's own history are always listed too.
+    """
     parsed_path, parsed_query = parse_path(http.path)
     return {
         "version": INPUT_VERSION,
@@ -60,7 +67,7 @@ def build_input(
         "parsed_path": parsed_path,
         "parsed_query": parsed_query,
         "identity": identity_input(identity),
-        "llm": llm_input(llm) if llm is not None else None,
+        "llm": llm_input(llm, tool_calls) if llm is not None else None,
         "findings": findings if findings is not None else [],
         "usage": usage if usage is not None else {},
         "phase": phase,
@@ -114,8 +121,19 @@ def identity_input(identity: Identity | None) -> dict[str, Any]:
     }
 
 
-def llm_input(llm: LLMRequest) -> dict[str, Any]:
-    """A summary of the request: what it asks for and how much text it carries, never the text.
+def tool_call(name: str | None, arguments: str, source: str, id: str | None = None) -> dict[str, Any]:
+    """One tool call as the policy sees it: arguments parsed (null when they are not a JSON object),
+    because argument constraints (an allowed e-mail domain for send_email) are the point of showing it."""
+    try:
+        parsed = orjson.loads(arguments) if arguments else {}
+    except orjson.JSONDecodeError:
+        parsed = None
+    return {"name": name or "", "arguments": parsed if isinstance(parsed, dict) else None, "id": id, "source": source}
+
+
+def llm_input(llm: LLMRequest, tool_calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A summary of the request: what it asks for and how much text it carries, never the text
+    (tool call arguments excepted: see tool_call).
 
     `messages.roles` counts messages that carry text, by role (a message is its index in the
     provider's list; -1, a top-level system prompt, counts as one "system" message).
@@ -124,10 +142,13 @@ def llm_input(llm: LLMRequest) -> dict[str, Any]:
     roles: dict[str, int] = {}
     tool_results = 0
     text_chars = 0
+    calls: list[dict[str, Any]] = []
     for part in llm.parts:
         text_chars += len(part.text)
         if part.kind == "tool_result":
             tool_results += 1
+        elif part.kind == "tool_call_arguments":
+            calls.append(tool_call(part.name, part.text, "request"))
         key = (part.message_index, part.role)
         if key not in seen:
             seen.add(key)
@@ -139,6 +160,7 @@ def llm_input(llm: LLMRequest) -> dict[str, Any]:
         "stream": llm.stream,
         "max_tokens": llm.max_output_tokens,
         "tools": llm.tools,
+        "tool_calls": calls + tool_calls if tool_calls else calls,
         "messages": {"count": llm.message_count, "roles": roles},
         "tool_results": tool_results,
         "text_chars": text_chars,

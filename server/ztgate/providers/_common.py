@@ -100,12 +100,14 @@ def json_text(value: Any) -> str:
         return ""
 
 
-def add_part(parts: list[TextPart], index: int, role: str, kind: str, text: Any, path: JsonPath) -> None:
+def add_part(
+    parts: list[TextPart], index: int, role: str, kind: str, text: Any, path: JsonPath, name: Any = None
+) -> None:
     """Record a piece of text; a non-string where text belongs is a request the provider would reject."""
     if not isinstance(text, str):
         raise RequestError(f"'{dotted(path)}' must be a string")
     if text:
-        parts.append(TextPart(index, role, kind, text, path))
+        parts.append(TextPart(index, role, kind, text, path, name if isinstance(name, str) else None))
 
 
 def walk_text_blocks(

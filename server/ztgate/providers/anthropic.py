@@ -286,7 +286,7 @@ def _content(parts: list[TextPart], content: Any, i: int, role: str) -> None:
             # The input is an object; its JSON text is what detectors scan (path points at the object).
             parts_input = block.get("input")
             if parts_input is not None:
-                add_part(parts, i, "assistant", "tool_call_arguments", json_text(parts_input), (*path, j, "input"))
+                add_part(parts, i, "assistant", "tool_call_arguments", json_text(parts_input), (*path, j, "input"), block.get("name"))
         elif kind == "tool_result":
             walk_text_blocks(parts, block.get("content"), i, "tool", (*path, j, "content"), _TEXT, "tool_result")
         elif kind == "document":

@@ -55,6 +55,7 @@ class TextPart:
     kind: str  # "text" | "tool_result" | "tool_call_arguments"
     text: str
     path: JsonPath
+    name: str | None = None  # the tool's name, for tool_call_arguments: policy constrains arguments per tool
 
 
 @dataclass(slots=True)

@@ -90,10 +90,11 @@ def _parts(parts: list[TextPart], content: Any, index: int, role: str, path: Jso
             add_part(parts, index, role, "text", part["text"], (*part_path, "text"))
         call_key = first_key(part, "functionCall", "function_call")
         if call_key:
-            args = get_dict(part, call_key).get("args")
+            call = get_dict(part, call_key)
+            args = call.get("args")
             if args is not None:
                 text = json_text(args)
-                add_part(parts, index, "assistant", "tool_call_arguments", text, (*part_path, call_key, "args"))
+                add_part(parts, index, "assistant", "tool_call_arguments", text, (*part_path, call_key, "args"), call.get("name"))
         result_key = first_key(part, "functionResponse", "function_response")
         if result_key:
             result = get_dict(part, result_key).get("response")

@@ -141,11 +141,11 @@ class OpenAIAdapter:
                     inner = call.get(key)
                     if isinstance(inner, dict) and inner.get(field) is not None:
                         where = ("messages", i, "tool_calls", j, key, field)
-                        add_part(parts, i, "assistant", "tool_call_arguments", inner[field], where)
+                        add_part(parts, i, "assistant", "tool_call_arguments", inner[field], where, inner.get("name"))
             legacy_call = message.get("function_call")
             if isinstance(legacy_call, dict) and legacy_call.get("arguments") is not None:
                 path = ("messages", i, "function_call", "arguments")
-                add_part(parts, i, "assistant", "tool_call_arguments", legacy_call["arguments"], path)
+                add_part(parts, i, "assistant", "tool_call_arguments", legacy_call["arguments"], path, legacy_call.get("name"))
         request.message_count = len(messages)
         request.tools = tool_names(optional_list(body, "tools") or [], tool_name, "tools")
         request.tools += tool_names(optional_list(body, "functions") or [], tool_name, "functions")

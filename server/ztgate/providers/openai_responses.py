@@ -101,7 +101,7 @@ def _input_item(item: dict[str, Any], i: int, parts: list[TextPart]) -> None:
     elif kind in _TOOL_ITEMS:
         field = _TOOL_ITEMS[kind]
         if item.get(field) is not None:
-            add_part(parts, i, "assistant", "tool_call_arguments", item[field], ("input", i, field))
+            add_part(parts, i, "assistant", "tool_call_arguments", item[field], ("input", i, field), item.get("name"))
     elif kind in ("function_call_output", "custom_tool_call_output"):
         walk_text_blocks(parts, item.get("output"), i, "tool", ("input", i, "output"), _TEXT_TYPES, "tool_result")
     # reasoning, item_reference, built-in tool call items carry no client text to inspect

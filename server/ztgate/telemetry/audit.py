@@ -59,6 +59,9 @@ class DecisionFields(TypedDict, total=False):
     http_status: int
     reasons: list[str]
     policy_revision: str
+    decision_id: str
+    dry_run: bool
+    shadow_reasons: list[str]
 
 
 class UsageFields(TypedDict, total=False):
@@ -180,7 +183,7 @@ def scrub_credentials(text: str) -> str:
 # The fields a client or provider controls; the rest (ids, statuses, numbers, ztgate's own names)
 # cannot hold a credential, so scrubbing them would only cost time on the hot path.
 _FREE_TEXT = frozenset({"model", "response_model", "user_agent", "request_id", "source_address"})
-_FREE_TEXT_NESTED = {"error": ("message",), "decision": ("reasons",), "content": ("prompt", "output")}
+_FREE_TEXT_NESTED = {"error": ("message",), "decision": ("reasons", "shadow_reasons"), "content": ("prompt", "output")}
 
 
 def _scrub(value: Any) -> Any:

@@ -23,16 +23,22 @@ class AuditEvent(_message.Message):
         key_id: str
         def __init__(self, subject: _Optional[str] = ..., method: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ..., key_id: _Optional[str] = ...) -> None: ...
     class Decision(_message.Message):
-        __slots__ = ("allowed", "http_status", "reasons", "policy_revision")
+        __slots__ = ("allowed", "http_status", "reasons", "policy_revision", "decision_id", "dry_run", "shadow_reasons")
         ALLOWED_FIELD_NUMBER: _ClassVar[int]
         HTTP_STATUS_FIELD_NUMBER: _ClassVar[int]
         REASONS_FIELD_NUMBER: _ClassVar[int]
         POLICY_REVISION_FIELD_NUMBER: _ClassVar[int]
+        DECISION_ID_FIELD_NUMBER: _ClassVar[int]
+        DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+        SHADOW_REASONS_FIELD_NUMBER: _ClassVar[int]
         allowed: bool
         http_status: int
         reasons: _containers.RepeatedScalarFieldContainer[str]
         policy_revision: str
-        def __init__(self, allowed: _Optional[bool] = ..., http_status: _Optional[int] = ..., reasons: _Optional[_Iterable[str]] = ..., policy_revision: _Optional[str] = ...) -> None: ...
+        decision_id: str
+        dry_run: bool
+        shadow_reasons: _containers.RepeatedScalarFieldContainer[str]
+        def __init__(self, allowed: _Optional[bool] = ..., http_status: _Optional[int] = ..., reasons: _Optional[_Iterable[str]] = ..., policy_revision: _Optional[str] = ..., decision_id: _Optional[str] = ..., dry_run: _Optional[bool] = ..., shadow_reasons: _Optional[_Iterable[str]] = ...) -> None: ...
     class Usage(_message.Message):
         __slots__ = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens", "estimated")
         INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
