@@ -156,6 +156,8 @@ class AuditConfig:
 class Settings:
     listen: Endpoint = field(default_factory=Endpoint)
     admin: Endpoint = field(default_factory=lambda: Endpoint(port=9901))
+    # ztgate's own HTTP status endpoint (/healthz: policy revision, reload errors); port 0 turns it off.
+    status: Endpoint = field(default_factory=lambda: Endpoint(port=9902))
     extproc: ExtProcConfig = field(default_factory=ExtProcConfig)
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     keys_file: str = "keys.json"

@@ -19,6 +19,7 @@ from .identity.keys import KeyStore
 from . import __version__
 from .policy.engine import Engine
 from .redact import Redactor
+from .status_http import start_status_server
 from .reload import PolicyReloader, build_scanner, detect_config, load_engine, smoke_test
 from .telemetry.audit import AuditLog
 from .telemetry.decision_log import DecisionLog
@@ -97,6 +98,12 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     log.info("ztgate ext_proc listening on %s (policy revision %s)", address, gateway.policy.revision)
     reloader.start()
+    draining = False
+    status_server = None
+    if settings.status.port:
+        status_server = await start_status_server(
+            settings.status.host, settings.status.port, policy=reloader.status, engine=settings.policy.engine, serving=lambda: not draining
+        )
 
     stop = stop or stop_on_signals()
     if ready is not None:
@@ -106,11 +113,14 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
     finally:
         # NOT_SERVING tells Kubernetes probes; new streams are refused from here on (Envoy answers
         # those requests 503: fail closed), while in-flight streams get the grace period to finish.
+        draining = True
         for service in ("", EXTPROC_SERVICE):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
         log.info("shutting down: draining streams for up to %.0fs", settings.extproc.grace_period_s)
         await reloader.stop()
         await server.stop(settings.extproc.grace_period_s)
+        if status_server is not None:
+            await status_server.cleanup()
         gateway.audit.close()
         if gateway.decision_log is not None:
             gateway.decision_log.close()

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +109,7 @@ def write_config(tmp: Path, provider_url: str, **overrides) -> Path:
     config = {
         "listen": {"host": "127.0.0.1", "port": free_port()},
         "admin": {"host": "127.0.0.1", "port": free_port()},
+        "status": {"host": "127.0.0.1", "port": free_port()},
         "extproc": {"host": "127.0.0.1", "port": free_port(), "max_body_bytes": 2 * 1024 * 1024},
         "policy": {"dir": str(ROOT / "rego")},
         "keys_file": str(tmp / "keys.json"),
@@ -161,12 +163,12 @@ def fake_provider() -> Iterator[FakeProvider]:
         yield fp
 
 
-@pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory, fake_provider: FakeProvider) -> Iterator[Gateway]:
-    tmp = tmp_path_factory.mktemp("gateway")
+@contextmanager
+def launch_gateway(tmp: Path, fake_provider: FakeProvider, **config_overrides) -> Iterator[Gateway]:
+    """`ztgate up` with the test config (plus overrides) and three API keys: dev, intern, analyst."""
     issuer = JwtIssuer(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     (tmp / "jwks.json").write_text(json.dumps(issuer.jwks()))
-    config = write_config(tmp, fake_provider.url)
+    config = write_config(tmp, fake_provider.url, **config_overrides)
     env = gateway_env()
     keys = {}
     for name, subject, group in (
@@ -201,3 +203,9 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fake_provider: FakeProvide
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory, fake_provider: FakeProvider) -> Iterator[Gateway]:
+    with launch_gateway(tmp_path_factory.mktemp("gateway"), fake_provider) as gw:
+        yield gw

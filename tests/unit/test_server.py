@@ -41,6 +41,7 @@ class Server:
             None,
             env={
                 "ZTGATE__EXTPROC__PORT": str(self.port),
+                "ZTGATE__STATUS__PORT": "0",
                 "ZTGATE__EXTPROC__GRACE_PERIOD_S": str(grace_period_s),
                 "ZTGATE__POLICY__DIR": str(SHIPPED_POLICY),
                 "ZTGATE__KEYS_FILE": str(keys_path),
