@@ -24,6 +24,7 @@ from ztgate.extproc.exchange import Exchange
 from ztgate.extproc.gateway import Gateway
 from ztgate.identity.credentials import CREDENTIAL_HEADERS
 from ztgate.identity.keys import KeyStore, create_key
+from ztgate.detect.scanner import Scanner
 from ztgate.policy.engine import EmbeddedEngine
 from ztgate.telemetry.audit import AuditLog
 
@@ -178,7 +179,7 @@ def make_gate(tmp_path: Path, keys: Keys, shipped_engine: EmbeddedEngine, monkey
         monkeypatch.setenv(default_var, "the-default-variable-must-not-be-used")
     policies = itertools.count()
 
-    def make(env: dict[str, str] | None = None, policy: str | None = None) -> Gate:
+    def make(env: dict[str, str] | None = None, policy: str | None = None, scanner: Scanner | None = None) -> Gate:
         settings = load_settings(
             None,
             env={
@@ -193,7 +194,7 @@ def make_gate(tmp_path: Path, keys: Keys, shipped_engine: EmbeddedEngine, monkey
             (policy_dir / "policy.rego").write_text(policy)
             engine = EmbeddedEngine(policy_dir)
         audit_path = tmp_path / "audit.jsonl"
-        gateway = Gateway(settings, engine, KeyStore.load(keys.path), AuditLog.open(audit_path))
+        gateway = Gateway(settings, engine, KeyStore.load(keys.path), AuditLog.open(audit_path), scanner)
         return Gate(gateway, audit_path, keys)
 
     return make
@@ -750,3 +751,82 @@ def test_audit_log_never_holds_a_client_key_or_an_upstream_credential(gate: Gate
         assert secret not in text
     for credential in UPSTREAM_CREDENTIAL.values():
         assert credential not in text
+
+
+# ---- tool calls in the answer: judged whole, before the client gets them ------------------------------
+
+SEND_EMAIL_POLICY = """package ztgate
+import rego.v1
+
+default decision := {"allowed": true}
+
+decision := {"allowed": false, "http_status": 403, "reasons": ["send_email may only write to example.com"]} if {
+	input.phase == "response"
+	some call in input.llm.tool_calls
+	call.source == "response"
+	call.name == "send_email"
+	not endswith(call.arguments.to, "@example.com")
+}
+"""
+TOOLS = [{"type": "function", "function": {"name": "send_email", "parameters": {"type": "object"}}}]
+
+
+def tool_call_stream(to: str) -> list[bytes]:
+    """An OpenAI chat stream: some text, then a send_email call whose arguments arrive in pieces."""
+    def chunk(delta: dict, finish: str | None = None) -> bytes:
+        body = {"id": "c1", "object": "chat.completion.chunk", "model": "gpt-4o", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return b"data: " + orjson.dumps(body) + b"\n\n"
+
+    arguments = orjson.dumps({"to": to, "body": "hi"}).decode()
+    call = {"index": 0, "id": "call_1", "type": "function", "function": {"name": "send_email", "arguments": ""}}
+    return [
+        chunk({"role": "assistant", "content": "Sending it now. "}),
+        chunk({"tool_calls": [call]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[:12]}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": arguments[12:]}}]}),
+        chunk({}, "tool_calls"),
+        b"data: [DONE]\n\n",
+    ]
+
+
+@pytest.fixture(scope="module")
+def scanner() -> Scanner:
+    return Scanner.from_config(None)
+
+
+def test_a_refused_tool_call_never_reaches_the_client_of_a_stream(make_gate, scanner: Scanner) -> None:
+    gate = make_gate(policy=SEND_EMAIL_POLICY, scanner=scanner)
+    ex, _ = gate.post(OPENAI, {**OPENAI.body, "stream": True, "tools": TOOLS})
+    actions = gate.respond(ex, *tool_call_stream("boss@evil.example"), b"")
+    sent = b"".join(a.body or b"" for a in actions if isinstance(a, Continue))
+    assert b"Sending it now." in sent  # text before the call is not held back
+    assert b"evil.example" not in sent and b"send_email may only write to example.com" in sent
+    line = gate.last_audit()
+    assert line["error"]["kind"] == "output_blocked"
+
+
+def test_an_allowed_tool_call_streams_through_whole(make_gate, scanner: Scanner) -> None:
+    gate = make_gate(policy=SEND_EMAIL_POLICY, scanner=scanner)
+    ex, _ = gate.post(OPENAI, {**OPENAI.body, "stream": True, "tools": TOOLS})
+    actions = gate.respond(ex, *tool_call_stream("boss@example.com"), b"")
+    sent = b"".join(a.body or b"" for a in actions if isinstance(a, Continue))
+    events = [orjson.loads(line[6:]) for line in sent.split(b"\n") if line.startswith(b"data: {")]
+    arguments = "".join(
+        call["function"].get("arguments", "") for e in events for c in e["choices"] for call in c["delta"].get("tool_calls", [])
+    )
+    assert orjson.loads(arguments) == {"to": "boss@example.com", "body": "hi"}
+    assert sent.endswith(b"data: [DONE]\n\n") and "error" not in gate.last_audit()
+
+
+def test_a_refused_tool_call_in_a_buffered_answer_is_replaced_by_an_error(make_gate, scanner: Scanner) -> None:
+    gate = make_gate(policy=SEND_EMAIL_POLICY, scanner=scanner)
+    ex, _ = gate.post(OPENAI, {**OPENAI.body, "tools": TOOLS})
+    answer = {
+        "id": "c1", "object": "chat.completion", "model": "gpt-4o",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "function", "function": {"name": "send_email", "arguments": '{"to": "x@evil.example"}'}}]}}],
+    }
+    actions = gate.respond(ex, orjson.dumps(answer), b"")
+    body = actions[-1].body
+    assert b"evil.example" not in body
+    assert orjson.loads(body)["error"]["message"].startswith("output blocked: send_email may only write to example.com")

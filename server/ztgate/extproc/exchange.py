@@ -20,6 +20,7 @@ from ..identity import AuthError, Identity
 from ..identity.credentials import CREDENTIAL_HEADERS, presented_api_key
 from ..policy.decision import Decision
 from ..policy.http import HttpInfo
+from ..policy.input import tool_call
 from ..providers import get_adapter, provider_for_unknown_path, resolve_route
 from ..providers.base import LLMRequest, LLMResponse, ProviderAdapter, RequestError, RequestRewrite, Route, SSEEvent
 from ..redact import Vault, redact_answer, redact_request, redaction_modes, restore_bytes
@@ -137,7 +138,10 @@ class Exchange:
         try:
             events = reader.feed(chunk, end_of_stream)
             if self._guard is None and reader.streaming and self._rewrites_output():
-                self._guard = StreamGuard(self.adapter, self.policy.scanner, self._output_verdict, self.gateway.redactor, self.vault)
+                final_check = self._tool_call_verdict if self.llm is not None and self.llm.tools else None
+                self._guard = StreamGuard(
+                    self.adapter, self.policy.scanner, self._output_verdict, self.gateway.redactor, self.vault, final_check
+                )
             if self._guard is not None:
                 return await self._guarded(events, end_of_stream)
         except Exception as exc:  # a malformed upstream body must never break the client's stream
@@ -174,11 +178,24 @@ class Exchange:
         metadata = self._usage_metadata() if end_of_stream else None
         return Continue(body=out, metadata=metadata)
 
-    async def _output_verdict(self, findings: list[Finding]) -> Verdict:
-        """Ask the policy about output findings (phase "response"); a failing policy blocks (fail closed)."""
+    async def _tool_call_verdict(self) -> Verdict:
+        """Ask the policy about the tool calls the model made (their arguments whole), phase "response"."""
+        calls = [tool_call(call.name, call.arguments, "response", call.id) for call in self.response.tool_calls]
+        if not calls:
+            return Verdict(blocked=False)
+        return await self._output_verdict([], calls)
+
+    async def _output_verdict(self, findings: list[Finding], tool_calls: list[dict[str, Any]] | None = None) -> Verdict:
+        """Ask the policy about the answer (phase "response"); a failing policy blocks (fail closed)."""
         try:
             evaluation = await self.gateway.decide(
-                self.policy, self._http_info(), self.identity, self.llm, findings=[finding_dict(f) for f in findings], phase="response"
+                self.policy,
+                self._http_info(),
+                self.identity,
+                self.llm,
+                findings=[finding_dict(f) for f in findings],
+                tool_calls=tool_calls,
+                phase="response",
             )
         except PolicyFailure as exc:
             return Verdict(blocked=True, reason=f"output policy failed: {exc}")
@@ -205,6 +222,13 @@ class Exchange:
                 text, self.output_redacted = redact_answer(
                     text, output, findings, self.gateway.redactor, self.vault, modes=verdict.modes, mask_all=verdict.blocked
                 )
+        if self.response.tool_calls and self.llm is not None and self.llm.tools:
+            verdict = await self._tool_call_verdict()
+            if verdict.blocked and self.adapter is not None:
+                # A refused tool call must not reach the client in any form: the answer is replaced by
+                # the provider's error body (the 200 status has already gone downstream).
+                self.error = ("output_blocked", verdict.reason)
+                return self.adapter.error_body(403, f"output blocked: {verdict.reason}", "policy_denied")
         return restore_bytes(text.encode(), self.vault)
 
     def finish(self) -> None:
@@ -388,7 +412,10 @@ class Exchange:
         """Whether the answer may need rewriting (output to inspect, pseudonyms to restore): then a JSON
         answer is held whole and a stream goes through the guard. Pseudonyms only exist where a
         scanner found something to replace, so both need the scanner."""
-        return self.policy.scanner is not None and (self.gateway.settings.inspect.scan_output or bool(self.vault.originals))
+        if self.policy.scanner is None:
+            return False
+        offers_tools = self.llm is not None and bool(self.llm.tools)  # the answer's tool calls are judged whole
+        return self.gateway.settings.inspect.scan_output or bool(self.vault.originals) or offers_tools
 
     def _usage_metadata(self) -> dict[str, Any]:
         usage = self.response.usage

@@ -126,8 +126,8 @@ class Gateway:
             return self._failed(f"{type(exc).__name__}: {exc}", started, policy, policy_input)
         eval_ms = (time.perf_counter() - started) * 1000
         # regorus holds the GIL, so a runaway policy cannot be preempted; it is caught here, after the fact,
-        # and Envoy's message_timeout bounds what the client waits.
-        if eval_ms > self.settings.policy.eval_budget_ms:
+        # and Envoy's message_timeout bounds what the client waits. A remote OPA has its own timeout.
+        if eval_ms > self.settings.policy.eval_budget_ms and self.settings.policy.engine == "embedded":
             reason = f"policy evaluation took {eval_ms:.1f} ms, over the {self.settings.policy.eval_budget_ms} ms budget"
             return self._failed(reason, started, policy, policy_input)
         decision_id = answer.decision_id or os.urandom(16).hex()

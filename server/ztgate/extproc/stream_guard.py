@@ -30,6 +30,7 @@ MAX_HOLD_CHARS = 4096  # a hold never grows past this: the oldest held events ar
 _SUSPECT_TAIL = regex.compile(r"(?:\d[\d \-.()/]*|\S*[\d@_\-/:.=+<\[(%]\S*)\Z")
 _OPEN_LINK = regex.compile(r"!?\[[^\]\n]{0,512}(?:\]\([^)\s]{0,2048})?\Z")
 _DONE_KINDS = frozenset({"text_done", "tool_call_arguments_done"})
+_TOOL_KINDS = frozenset({"tool_call_arguments", "tool_call_arguments_object", "tool_call_arguments_done"})
 
 
 @dataclass(slots=True)
@@ -42,6 +43,7 @@ class Verdict:
 
 
 Decide = Callable[[list[Finding]], Awaitable[Verdict]]
+FinalCheck = Callable[[], Awaitable[Verdict]]
 
 
 @dataclass(slots=True)
@@ -60,9 +62,19 @@ class _Channel:
 
 class StreamGuard:
     def __init__(
-        self, adapter: ProviderAdapter, scanner: Scanner, decide: Decide, redactor: Redactor, vault: Vault
+        self,
+        adapter: ProviderAdapter,
+        scanner: Scanner,
+        decide: Decide,
+        redactor: Redactor,
+        vault: Vault,
+        final_check: FinalCheck | None = None,
     ) -> None:
+        """final_check: asked once the stream is whole; with it, tool calls are held from their first
+        event to the end, so a call the policy refuses (its arguments judged whole) never reaches the
+        client. Text before the first tool call is released as usual."""
         self._adapter = adapter
+        self._final_check = final_check
         self._scanner = scanner
         self._decide = decide
         self._redactor = redactor
@@ -97,6 +109,11 @@ class StreamGuard:
             return b""
         if not await self._inspect(cut_events):
             return self.cut()
+        if final and self._final_check is not None:
+            verdict = await self._final_check()
+            if verdict.blocked:
+                self.blocked = verdict.reason or "output blocked by policy"
+                return self.cut()
         last = self._last_per_channel() if final else {}
         out = [self._emit(held, last.get(i, ())) for i, held in enumerate(self._held[:cut_events])]
         del self._held[:cut_events]
@@ -129,7 +146,15 @@ class StreamGuard:
 
     def _releasable(self) -> int:
         """How many held events (from the oldest) can go now: all before the first event that holds
-        part of a run that may still become a finding."""
+        part of a run that may still become a finding, or the first tool call when those are held."""
+        cut = self._releasable_text()
+        if self._final_check is not None:
+            for i, held in enumerate(self._held[:cut]):
+                if any(text.kind in _TOOL_KINDS for text in held.texts):
+                    return i
+        return cut
+
+    def _releasable_text(self) -> int:
         joined: dict[str, str] = {}
         pieces: dict[str, list[tuple[int, int]]] = {}  # channel -> (held index, end offset)
         for i, _, text in self._deltas(len(self._held)):
