@@ -12,55 +12,94 @@
 #   action        "block" (deny, naming the finding's type and place, never its value),
 #                 "redact" (with mode "mask" | "hash" | "pseudonym"; pseudonyms are restored in
 #                 the response, so the user sees real values and the provider never does), "allow".
+#   shadow        true: the rule decides nothing; when it would block a finding, that block is
+#                 reported in decision.shadow_reasons (to trial a rule on live traffic first)
 # A finding no rule matches is allowed. input.phase "request" scans input, "response" scans output.
+# Sensitive topics (detector "topics") have their own lists per group: see topics.rego.
 package ztgate.content
 
 import rego.v1
 
+import data.ztgate.lib
+
 severity_rank := {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+# Which text this phase's findings are in: "input" for a request, "output" for a response.
+default direction := "input"
 
 direction := "output" if input.phase == "response"
 
-default direction := "input"
+default other_direction := "output"
+
+other_direction := "input" if input.phase == "response"
 
 group_rules := [rule |
 	some group in input.identity.groups
-	some rule in object.get(data.ztgate.config, ["content", "groups", group], [])
+	some rule in data.ztgate.config.content.groups[group]
 ]
 
-rules := array.concat(group_rules, object.get(data.ztgate.config, ["content", "rules"], []))
+all_rules := array.concat(group_rules, object.get(data.ztgate.config, ["content", "rules"], []))
+
+# The rules that can decide this phase's findings, in order: shadow rules only report, and rules
+# for the other direction do not apply. Filtered once, however many findings there are.
+rules := [rule |
+	some rule in all_rules
+	not rule.shadow
+	not rule.direction == other_direction
+]
 
 applies(rule, finding) if {
 	rule.detector == finding.detector
-	object.get(rule, "direction", "both") in {direction, "both"}
 	not excluded_type(rule, finding)
-	severity_rank[finding.severity] >= severity_rank[object.get(rule, "min_severity", "low")]
-	finding.score >= object.get(rule, "min_score", 0)
+	not below_severity(rule, finding)
+	not finding.score < rule.min_score
 }
+
+below_severity(rule, finding) if severity_rank[finding.severity] < severity_rank[rule.min_severity]
 
 excluded_type(rule, finding) if {
 	rule.types
 	not finding.type in rule.types
 }
 
-# The rule that decides a finding: the first that applies.
-decides(finding) := rules[min(matching)] if {
-	matching := {i | some i, rule in rules; applies(rule, finding)}
+# The rule that decides each finding (by its index in input.findings): the first that applies.
+decided[i] := rules[min(matching)] if {
+	some i, finding in input.findings
+	matching := {j |
+		some j, rule in rules
+		rule.detector == finding.detector # before the call: most rules are for other detectors
+		applies(rule, finding)
+	}
 	count(matching) > 0
 }
 
-where(finding) := sprintf("%s of message %d (%s)", [finding.location.part, finding.location.message_index, finding.location.role]) if {
-	finding.location
-} else := "the response"
+deny contains {
+	"status": 403,
+	"reason": sprintf("%s blocked: %s (%s) found in %s", [direction, finding.type, finding.detector, lib.where(finding)]),
+	"rule": "content.block",
+} if {
+	some i, finding in input.findings
+	decided[i].action == "block"
+}
 
-deny contains {"status": 403, "reason": reason} if {
+# What a shadow rule would have blocked.
+deny contains {
+	"status": 403,
+	"reason": sprintf("%s blocked: %s (%s) found in %s", [direction, finding.type, finding.detector, lib.where(finding)]),
+	"rule": "content.block",
+	"shadow": true,
+} if {
 	some finding in input.findings
-	decides(finding).action == "block"
-	reason := sprintf("%s blocked: %s (%s) found in %s", [direction, finding.type, finding.detector, where(finding)])
+	some rule in all_rules
+	rule.shadow == true
+	rule.detector == finding.detector
+	rule.action == "block"
+	not rule.direction == other_direction
+	applies(rule, finding)
 }
 
 redactions contains {"detector": finding.detector, "type": finding.type, "mode": object.get(rule, "mode", "mask")} if {
-	some finding in input.findings
-	rule := decides(finding)
+	some i, finding in input.findings
+	rule := decided[i]
 	rule.action == "redact"
 }

@@ -29,7 +29,11 @@ response(groups, findings) := {"phase": "response", "identity": {"authenticated"
 test_secret_in_prompt_is_blocked_with_type_and_place_but_no_value if {
 	denials := content.deny with input as request(["developers"], [finding("secrets", "aws_access_key_id", "critical", 1)])
 		with data.ztgate.config as config
-	denials == {{"status": 403, "reason": "input blocked: aws_access_key_id (secrets) found in text of message 1 (user)"}}
+	denials == {{
+		"status": 403,
+		"reason": "input blocked: aws_access_key_id (secrets) found in text of message 1 (user)",
+		"rule": "content.block",
+	}}
 }
 
 test_group_rule_comes_before_the_defaults if {
@@ -81,4 +85,27 @@ test_output_only_rule_ignores_input if {
 test_no_rules_allows_everything if {
 	count(content.deny) == 0 with input as request([], [finding("secrets", "private_key", "critical", 1)])
 		with data.ztgate.config as {}
+}
+
+shadow_config := {"content": {"rules": [
+	{"detector": "pii", "types": ["email"], "action": "block", "shadow": true},
+	{"detector": "pii", "types": ["email"], "action": "redact", "mode": "pseudonym"},
+]}}
+
+test_shadow_rule_reports_and_decides_nothing if {
+	inp := request(["developers"], [finding("pii", "email", "medium", 0.9)])
+	content.deny == {{
+		"status": 403,
+		"reason": "input blocked: email (pii) found in text of message 1 (user)",
+		"rule": "content.block",
+		"shadow": true,
+	}} with input as inp
+		with data.ztgate.config as shadow_config
+	content.redactions == {{"detector": "pii", "type": "email", "mode": "pseudonym"}} with input as inp
+		with data.ztgate.config as shadow_config
+}
+
+test_shadow_rule_silent_when_it_does_not_apply if {
+	count(content.deny) == 0 with input as request([], [finding("pii", "phone_number", "medium", 0.9)])
+		with data.ztgate.config as shadow_config
 }

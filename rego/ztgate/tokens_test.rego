@@ -4,12 +4,15 @@ import rego.v1
 
 import data.ztgate.tokens
 
-config := {"groups": {
-	"developers": {"max_output_tokens": 8192},
-	"analysts": {"max_output_tokens": 2048},
-	"interns": {"max_output_tokens": 1024},
-	"unlimited": {},
-}}
+config := {
+	"groups": {
+		"developers": {"max_output_tokens": 8192},
+		"analysts": {"max_output_tokens": 2048},
+		"interns": {"max_output_tokens": 1024},
+		"unlimited": {},
+	},
+	"identities": {"build-bot": {"max_output_tokens": 100}, "researcher": {"max_output_tokens": 32000}},
+}
 
 clamp_config := object.union(config, {"token_cap_mode": "clamp"})
 
@@ -31,6 +34,7 @@ test_over_cap_denied_with_reason if {
 	tokens.deny == {{
 		"status": 403,
 		"reason": `max_tokens 4000 exceeds the cap of 2048 output tokens for groups ["analysts"]`,
+		"rule": "tokens.max_output_tokens",
 	}} with input as request(["analysts"], 4000)
 		with data.ztgate.config as config
 }
@@ -79,4 +83,12 @@ test_anthropic_messages_capped if {
 
 test_clamp_mode_leaves_small_requests_alone if {
 	not tokens.max_output_tokens with input as request(["analysts"], 100) with data.ztgate.config as clamp_config
+}
+
+as_subject(subject, groups, max_tokens) := object.union(request(groups, max_tokens), {"identity": {"subject": subject}})
+
+test_identity_cap_replaces_the_groups_cap if {
+	count(tokens.deny) == 1 with input as as_subject("build-bot", ["developers"], 500) with data.ztgate.config as config
+	tokens.max_output_tokens == 100 with input as as_subject("build-bot", ["developers"], null) with data.ztgate.config as config
+	count(tokens.deny) == 0 with input as as_subject("researcher", ["interns"], 20000) with data.ztgate.config as config
 }

@@ -11,6 +11,7 @@ config(policy) := {
 		"analysts": {"tools": ["search", "calculator", "db_*"]},
 		"interns": {"tools": []},
 	},
+	"identities": {"dana": {"tools": ["send_email"]}},
 }
 
 request(groups, names) := {
@@ -30,8 +31,8 @@ test_star_allows_any_tool if {
 
 test_deny_mode_names_each_tool if {
 	tools.deny == {
-		{"status": 403, "reason": `tool "browser" is not allowed for groups ["analysts"]`},
-		{"status": 403, "reason": `tool "shell" is not allowed for groups ["analysts"]`},
+		{"status": 403, "reason": `tool "browser" is not allowed for groups ["analysts"]`, "rule": "tools.not_allowed"},
+		{"status": 403, "reason": `tool "shell" is not allowed for groups ["analysts"]`, "rule": "tools.not_allowed"},
 	} with input as request(["analysts"], ["search", "shell", "browser"])
 		with data.ztgate.config as config("deny")
 }
@@ -80,5 +81,50 @@ test_many_tools_stripped if {
 
 test_non_llm_request_not_judged if {
 	count(tools.deny) == 0 with input as {"identity": {"authenticated": true, "groups": []}, "llm": null}
+		with data.ztgate.config as config("deny")
+}
+
+test_identity_allow_list_adds_to_the_groups if {
+	inp := object.union(request(["analysts"], ["search", "send_email"]), {"identity": {"subject": "dana"}})
+	count(tools.remove) == 0 with input as inp with data.ztgate.config as config("strip")
+	tools.remove == {"send_email"} with input as request(["analysts"], ["search", "send_email"])
+		with data.ztgate.config as config("strip")
+}
+
+response(groups, offered, calls) := {
+	"phase": "response",
+	"identity": {"authenticated": true, "subject": "alice", "groups": groups},
+	"llm": {
+		"provider": "openai", "operation": "chat_completions", "model": "gpt-4o", "tools": offered,
+		"tool_calls": [{"name": name, "arguments": {}, "id": "c1", "source": source} | some [name, source] in calls],
+	},
+}
+
+test_response_call_to_a_disallowed_tool_is_denied_even_in_strip_mode if {
+	tools.deny == {{
+		"status": 403,
+		"reason": `the model called tool "shell", which is not allowed for groups ["analysts"]`,
+		"rule": "tools.call_not_allowed",
+	}} with input as response(["analysts"], ["search"], [["shell", "response"], ["search", "response"]])
+		with data.ztgate.config as config("strip")
+}
+
+test_response_phase_does_not_judge_the_offered_tools_again if {
+	inp := response(["analysts"], ["search", "shell"], [])
+	count(tools.deny) == 0 with input as inp with data.ztgate.config as config("deny")
+	count(tools.remove) == 0 with input as inp with data.ztgate.config as config("strip")
+}
+
+test_history_calls_are_not_judged_by_the_allow_list if {
+	inp := object.union(response(["analysts"], [], [["shell", "request"]]), {"phase": "request"})
+	count(tools.deny) == 0 with input as inp with data.ztgate.config as config("deny")
+	count(tools.deny) == 0 with input as response(["analysts"], [], [["shell", "request"]])
+		with data.ztgate.config as config("deny")
+}
+
+test_allowed_response_calls_pass if {
+	count(tools.deny) == 0 with input as response(["developers"], [], [["shell", "response"]])
+		with data.ztgate.config as config("deny")
+	count(tools.deny) == 0 with input as response(["analysts"], [], [["db_query", "response"]])
 		with data.ztgate.config as config("deny")
 }

@@ -38,7 +38,9 @@ def test_concerns_are_covered(results: list[TestResult]) -> None:
     counts: dict[str, int] = {}
     for r in results:
         counts[r.package] = counts.get(r.package, 0) + 1
-    for concern in ("authn", "models", "tokens", "tools", "decision"):
+    for concern in (
+        "authn", "access", "models", "tokens", "limits", "tools", "tool_args", "content", "topics", "compliance", "decision",
+    ):
         assert counts.get(f"data.ztgate.{concern}_test", 0) >= 3, concern
 
 
@@ -95,7 +97,7 @@ def test_evaluate_file(tmp_path: Path) -> None:
     assert decision["allowed"] is False
     assert decision["reasons"] == ['model "o3" is not allowed for groups ["interns"]']
     assert evaluate_file(REGO, path, "data.ztgate.models.deny") == [
-        {"reason": 'model "o3" is not allowed for groups ["interns"]', "status": 403}
+        {"reason": 'model "o3" is not allowed for groups ["interns"]', "rule": "models.not_allowed", "status": 403}
     ]
 
 

@@ -1,0 +1,123 @@
+# Limits: budgets over time (tokens, requests, cost, concurrency) as data. The policy states the
+# numbers that apply to a request in decision.limits; counting and enforcing them is the usage
+# stage's job (not yet implemented: today nothing enforces them).
+#
+#   data.ztgate.config.limits.identity           entries for every authenticated caller, each
+#                                                counted on their own (scope "identity")
+#   data.ztgate.config.limits.groups[g]          entries for group g: shared by the whole group
+#                                                (scope "group"), or with "per": "identity" one
+#                                                budget per member (scope "identity")
+#   data.ztgate.config.limits.identities[s]      entries for one caller (scope "identity")
+#   data.ztgate.config.limits.models[m]          entries for a model, shared by every caller (scope
+#                                                "model"); m may end in "*" to cover a family, which
+#                                                then shares the budget (the key is m as written)
+#
+# An entry: {"window": "minute" | "hour" | "day" | "month", exactly one of "tokens", "requests",
+# "cost_usd", "concurrent" (a positive number), and optionally "name" and (groups only) "per"}. For
+# "concurrent" (requests in flight) the window is not used and may be left out. An entry that is not
+# well formed denies every request it would apply to (500): a typo must not lift a limit silently.
+#
+# decision.limits lists {"name", "scope", "key", "window", <metric>: n}; "key" is what the budget is
+# counted for: the subject, the group or the model (pattern).
+package ztgate.limits
+
+import rego.v1
+
+windows := {"minute", "hour", "day", "month"}
+
+metrics := {"tokens", "requests", "cost_usd", "concurrent"}
+
+# [declared at, scope, key, entry] for every entry that applies to this request.
+entries contains ["default", "identity", input.identity.subject, entry] if {
+	input.identity.authenticated == true
+	some entry in data.ztgate.config.limits.identity
+}
+
+entries contains [sprintf("group:%s", [group]), scope, key, entry] if {
+	some group in input.identity.groups
+	some entry in data.ztgate.config.limits.groups[group]
+	[scope, key] := group_scope(entry, group)
+}
+
+entries contains [sprintf("identity:%s", [input.identity.subject]), "identity", input.identity.subject, entry] if {
+	some entry in data.ztgate.config.limits.identities[input.identity.subject]
+}
+
+entries contains [sprintf("model:%s", [input.llm.model]), "model", input.llm.model, entry] if {
+	some entry in data.ztgate.config.limits.models[input.llm.model]
+}
+
+entries contains [sprintf("model:%s", [pattern]), "model", pattern, entry] if {
+	model := input.llm.model
+	is_string(model)
+	some pattern, model_entries in data.ztgate.config.limits.models
+	endswith(pattern, "*")
+	startswith(model, trim_suffix(pattern, "*"))
+	some entry in model_entries
+}
+
+group_scope(entry, group) := ["identity", input.identity.subject] if {
+	entry.per == "identity"
+} else := ["group", group] if {
+	object.get(entry, "per", "group") == "group"
+}
+
+# The one metric an entry names; counts (all but cost_usd) are whole numbers.
+metric(entry) := name if {
+	named := [m | some m in metrics; object.get(entry, m, null) != null]
+	count(named) == 1
+	name := named[0]
+	is_number(entry[name])
+	entry[name] > 0
+	whole_if_count(name, entry[name])
+}
+
+whole_if_count("cost_usd", _) := true
+
+whole_if_count(name, value) if {
+	name != "cost_usd"
+	round(value) == value
+}
+
+window(entry) := entry.window if {
+	entry.window in windows
+} else := "minute" if {
+	metric(entry) == "concurrent"
+	not entry.window
+}
+
+limits contains limit if {
+	some [declared, scope, key, entry] in entries
+	name := metric(entry)
+	limit := {
+		"name": object.get(entry, "name", sprintf("%s:%s/%s", [declared, name, window(entry)])),
+		"scope": scope,
+		"key": key,
+		"window": window(entry),
+		name: entry[name],
+	}
+}
+
+deny contains {
+	"status": 500,
+	"reason": sprintf("policy data: the limit %v of %s is not well formed (it needs a window among %v and exactly one positive number among %v)", [entry, declared, windows, metrics]),
+	"rule": "limits.malformed",
+} if {
+	some [declared, _, _, entry] in entries
+	not well_formed(entry)
+}
+
+deny contains {
+	"status": 500,
+	"reason": sprintf(`policy data: the limit %v of %s has "per" %v; use "group" or "identity"`, [entry, group, entry.per]),
+	"rule": "limits.malformed",
+} if {
+	some group in input.identity.groups
+	some entry in data.ztgate.config.limits.groups[group]
+	not object.get(entry, "per", "group") in {"group", "identity"}
+}
+
+well_formed(entry) if {
+	metric(entry)
+	window(entry)
+}
