@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from ztgate.providers import get_adapter
-from ztgate.providers.base import LLMResponse, RequestError, RequestRewrite, Route, SSEEvent
+from ztgate.providers.base import CHOICE_SEPARATOR, LLMResponse, RequestError, RequestRewrite, Route, SSEEvent
 
 OPENAI = get_adapter("openai")
 AZURE = get_adapter("azure_openai")
@@ -64,13 +64,15 @@ def test_recorded_chat_json_responses(providers_corpus: Path) -> None:
         response = LLMResponse()
         OPENAI.parse_response(body, response)
         messages = [c["message"] for c in body["choices"]]
-        expected_text = [t for m in messages for t in (m["content"], m.get("refusal")) if t]
+        per_choice = ["".join(t for t in (m["content"], m.get("refusal")) if t) for m in messages]
         expected_calls = [
             (c["id"], c["function"]["name"], c["function"]["arguments"])
             for m in messages
             for c in m.get("tool_calls") or []
         ]
-        assert response.text == expected_text, snap["test"]
+        first = messages[0]
+        assert response.text == [t for t in (first["content"], first.get("refusal")) if t], snap["test"]
+        assert response.output_text == CHOICE_SEPARATOR.join(t for t in per_choice if t), snap["test"]
         assert [(c.id, c.name, c.arguments) for c in response.tool_calls] == expected_calls
         assert response.model == body["model"]
         assert response.usage.input_tokens == body["usage"]["prompt_tokens"]
@@ -81,8 +83,11 @@ def test_recorded_chat_json_responses(providers_corpus: Path) -> None:
 
 
 def expected_from_chunks(raw: bytes) -> tuple[str, dict[int, list[str]], dict]:
-    """Text, tool-call arguments by index, and usage, read from a chat stream with plain json."""
-    text, args, usage = "", {}, {}
+    """Text (each choice's whole, in index order, CHOICE_SEPARATOR between), tool-call arguments by
+    index, and usage, read from a chat stream with plain json."""
+    texts: dict[int, str] = {}
+    args: dict[int, list[str]] = {}
+    usage: dict = {}
     for line in raw.decode().splitlines():
         if not line.startswith("data: {"):
             continue
@@ -90,10 +95,11 @@ def expected_from_chunks(raw: bytes) -> tuple[str, dict[int, list[str]], dict]:
         usage = chunk.get("usage") or usage
         for choice in chunk["choices"]:
             delta = choice["delta"]
-            text += (delta.get("content") or "") + (delta.get("refusal") or "")
+            i = choice["index"]
+            texts[i] = texts.get(i, "") + (delta.get("content") or "") + (delta.get("refusal") or "")
             for call in delta.get("tool_calls") or []:
                 args.setdefault(call["index"], []).append(call["function"].get("arguments") or "")
-    return text, args, usage
+    return CHOICE_SEPARATOR.join(texts[i] for i in sorted(texts) if texts[i]), args, usage
 
 
 def test_recorded_chat_streams(providers_corpus: Path, providers_fold) -> None:

@@ -94,12 +94,20 @@ class ToolCall:
     arguments: str  # JSON text as the provider sent it (accumulated across stream deltas)
 
 
+CHOICE_SEPARATOR = "\n\n"  # between the texts of several choices in LLMResponse.output_text
+
+
 @dataclass(slots=True)
 class LLMResponse:
     """What came back, accumulated over a buffered body or a whole stream."""
 
     model: str | None = None
-    text: list[str] = field(default_factory=list)  # text deltas in order (one item for a buffered body)
+    # Text deltas in order (one item per text part of a buffered body), of the first choice when an
+    # adapter files the text of further choices under other_choices (add_text with a choice index).
+    text: list[str] = field(default_factory=list)
+    # Text deltas of further choices (OpenAI chat with n > 1), by choice index: a stream interleaves
+    # the choices' deltas, so each is kept apart and output_text puts them one after another.
+    other_choices: dict[int, list[str]] = field(default_factory=dict)
     tool_calls: list[ToolCall] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
@@ -109,9 +117,21 @@ class LLMResponse:
     # state lives, so one LLMResponse per stream. Nothing outside the adapter reads it.
     stream_state: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    def add_text(self, text: str, choice: int = 0) -> None:
+        """One text delta of a choice (0: the first, or the only one)."""
+        if choice == 0:
+            self.text.append(text)
+        else:
+            self.other_choices.setdefault(choice, []).append(text)
+
     @property
     def output_text(self) -> str:
-        return "".join(self.text)
+        """The answer's text; with several choices, each whole, in index order, CHOICE_SEPARATOR between."""
+        first = "".join(self.text)
+        if not self.other_choices:
+            return first
+        texts = (first, *("".join(self.other_choices[i]) for i in sorted(self.other_choices)))
+        return CHOICE_SEPARATOR.join(t for t in texts if t)
 
 
 @dataclass(slots=True)

@@ -231,26 +231,27 @@ class OpenAIAdapter:
         if isinstance(usage, dict):
             response.usage.merge(_usage(usage))
         if "choices" in body:
-            for choice in get_list(body, "choices"):
-                self._chat_choice(choice, response)
+            for position, choice in enumerate(get_list(body, "choices")):
+                self._chat_choice(choice, response, position)
         elif "output" in body:
             responses_api.parse_output(body, response)
 
     @staticmethod
-    def _chat_choice(choice: Any, response: LLMResponse) -> None:
+    def _chat_choice(choice: Any, response: LLMResponse, position: int) -> None:
         message = get_dict(choice, "message")
+        index = index_of(choice, "index", position) if isinstance(choice, dict) else position
         content = message.get("content")
         if isinstance(content, str):
             if content:
-                response.text.append(content)
+                response.add_text(content, index)
         else:
             for part in content if isinstance(content, list) else ():
                 text = get_str(part, "text")
                 if text:
-                    response.text.append(text)
+                    response.add_text(text, index)
         refusal = get_str(message, "refusal")
         if refusal:
-            response.text.append(refusal)
+            response.add_text(refusal, index)
         for call in get_list(message, "tool_calls"):
             fn = get_dict(call, "function") or get_dict(call, "custom")
             args = fn.get("arguments", fn.get("input"))
@@ -324,7 +325,7 @@ def _chat_delta(choice: dict[str, Any], response: LLMResponse) -> None:
     for field in ("content", "refusal"):
         text = delta.get(field)
         if isinstance(text, str) and text:
-            response.text.append(text)
+            response.add_text(text, index)  # per choice: with n > 1 the choices' deltas interleave
     for fragment in get_list(delta, "tool_calls"):
         if not isinstance(fragment, dict):
             continue
