@@ -173,18 +173,31 @@ EN_IGNORE_WORD_STARTS = (
     "ignor disregard forget forgot skip omit discard disobey rescind revoke nullify negate invalidate "
     "overrid overrul bypass abandon neglect dismiss nevermind"
 )
-EN_IGNORE_STARTS = EN_IGNORE_WORD_STARTS + " throw =put =set =do don stop =no never pay"
-EN_SHOW_STARTS = (
-    "repeat print output reveal show display tell give write list recite dump expose leak share provide "
-    "relay quote spell paste copy echo return state type summari translate disclose divulge read spit send"
+EN_IGNORE_STARTS = EN_IGNORE_WORD_STARTS + (
+    " =throw/away =put/aside =set/aside =do/not =don/t =dont =stop/following =no/longer =never/mind =pay/no"
+)
+EN_SHOW_STARTS = (  # EN_SHOW is whole words
+    "=repeat =print =output =reveal =show =display =tell =give =write =list =recite =dump =expose =leak =share "
+    "=provide =relay =quote =spell =paste =copy =echo =return =state =type summari =translate =disclose "
+    "=divulge =read/out|back =spit/out =send"
 )
 DE_IGNORE_STARTS = (
     "ignorier vergiss vergesst vergessen missacht überspring verwirf verwerfen lösch streich setz hör "
     "befolge lass"
 )
 EN_DESTROY_STARTS = "delete erase remove clear reset wipe drop scrap purge flush"
-FR_IGNORE_STARTS = "ignor oubli néglig =ne fai efface écarte outrepasse"
-ES_IGNORE_STARTS = "ignor olvid descart omit =no =pasa =deja =borra =elimina"
+FR_IGNORE_STARTS = "ignor oubli néglig =ne/tien|tenez|tenons|suis|suivez|respecte =fais/abstraction =faites/abstraction efface écarte outrepasse"
+ES_IGNORE_STARTS = "ignor olvid descart omit =no/sig|obedezc|hag =pasa/por =deja/de =borra =elimina"
+
+
+# The words an AI is called by (EN_AI's first words; "A.I." starts with "a"), as next-word prefixes.
+AI_NEXT = "the|ai|a|llm|language|assistant|chat|bot|model|gpt|claude|gemini|bard|copilot|agent"
+
+
+def after(prevs: str, starts: str) -> str:
+    """Starts that count only after a word with one of these prefixes ("a|b<" + each start): for rules
+    that match from a later word than the one their lookbehind begins at."""
+    return " ".join(f"{prevs}<{start}" for start in starts.split())
 
 
 class Rule(NamedTuple):
@@ -226,13 +239,13 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"before(?:hand)?|above|previously|earlier|so\s+far|until\s+now|up\s+to\s+now|unti?l\s+now)\b"),
     ("en.override.forget_everything", "instruction_override", 0.6, "forget ignore disregard",
      r"\b(?:forget|ignore|disregard)\s+(?:about\s+)?(?:everything|all\s+(?:that|this|of\s+(?:this|that|it)))\b"),
-    ("en.override.new_task", "instruction_override", 0.8, "new real actual true only updated",
+    ("en.override.new_task", "instruction_override", 0.8, after("your|the", "=new =real =actual =true =only =updated"),
      rf"(?<=\b(?:your|the)\s+)(?:new|real|actual|true|only|updated)\s+(?:task|instructions?|job|"
      rf"mission|goal|objective|purpose|role|assignment|directive)\s*+(?:is\b|are\b|will\s+be\b|:|now\b)"),
     ("en.override.now_focus", "instruction_override", 0.8, "=now =instead",
      rf"\b(?:now|instead)\b{G2}(?:focus|concentrate)\s+(?:only\s+)?on\s+(?:your|the|this|a)?\s*(?:new|next|following)\s+"
      r"(?:task|assignment|instructions?|job)"),
-    ("en.override.new_instructions_marker", "instruction_override", 0.85, "new updated revised important urgent additional secret hidden real true override priority",
+    ("en.override.new_instructions_marker", "instruction_override", 0.85, "=new =updated =revised =important =urgent =additional =secret =hidden =real =true =override =priority",
      rf"(?<=(?:[*#=%\[<>{{|-]{{2,}}|^|\n)[ \t]*)(?:(?:new|updated|revised|important|urgent|additional|secret|"
      rf"hidden|real|true|override|priority)\s+)+(?:instructions?|task|directives?|rules|orders|prompt)"
      rf"\s*(?:[*#=%\]<>}}|:!-]|$)"),
@@ -242,7 +255,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.override.i_give_new", "instruction_override", 0.7, "=i/am =i/m =we/are =here/is =here/are",
      r"\b(?:I\s+am|I['’]m|we\s+are|here\s+(?:is|are))\s+(?:now\s+)?(?:giving|sending)?\s*(?:you\s+)?"
      r"(?:a\s+|some\s+)?(?:new|updated|different|additional)\s+(?:instructions?|orders|directives?|rules)\b"),
-    ("en.override.do_not_follow", "instruction_override", 0.85, "=do don never stop =no cease",
+    ("en.override.do_not_follow", "instruction_override", 0.85, "=do/not =don/t =dont =never/follow|obey|listen|adher|comply|abid =stop/follow|obey|listen|adher|comply|abid =no/longer =cease/to",
      rf"\b(?:do\s+not|don{APOS}?t|never|stop|no\s+longer|cease\s+to)\s+(?:follow(?:ing)?|obey(?:ing)?|"
      rf"listen(?:ing)?\s+to|adher(?:e|ing)\s+to|comply(?:ing)?\s+with|abid(?:e|ing)\s+by)\b{G2}"
      rf"(?:(?:your|the|any|all|those|these|its|previous|prior|above|initial|original)\b{G3})?(?:instructions|"
@@ -277,8 +290,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"earlier|other)\s+(?:input|instructions|guidelines|rules|restrictions|prompts?)\b"),
     # Passive ("all previous instructions must be ignored"): anchored at the participle.
     ("en.override.passive", "instruction_override", 0.85,
-     "ignored disregarded forgotten overridden overwritten void null cancel revoked obsolete invalid false "
-     "lifted suspended deleted =no",
+     after("be|are|is|now|hereby", "=ignored =disregarded =forgotten =overridden =overwritten =void =null cancel =revoked =obsolete =invalid =false =lifted =suspended =deleted =no/longer"),
      r"(?<=\b(?:all|any|your|the|previous|prior|above|earlier|these|those|my)\b[^\n.]{0,40}?\b(?:instructions?|"
      r"directions|directives|prompts?|rules|guidelines|commands|orders|programming|restrictions|constraints)\b"
      r"[^\n.]{0,40}?\b(?:be|are|is)\s+(?:now\s+|hereby\s+)?)(?:ignored|disregarded|forgotten|overridden|"
@@ -346,40 +358,40 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"(?:DAN|STAN|DUDE|AIM|APOPHIS|BetterDAN|AntiGPT|Mongo\s+Tom|UCAR|BasedGPT|EvilBOT)\b"),
     ("en.persona.dan_can:cs", "jailbreak_persona", 0.8, "=dan",
      r"\bDAN\s+(?:can|will|does|has|is\s+(?:not|free|able|an?\s+AI)|stands\s+for|mode\b|doesn['’]t|never)"),
-    ("en.persona.not_limited_by", "jailbreak_persona", 0.6, "=not =no",
+    ("en.persona.not_limited_by", "jailbreak_persona", 0.6, "=not/limited|restricted|bound|constrained =no/longer",
      r"\b(?:not|no\s+longer)\s+(?:limited|restricted|bound|constrained)\s+by\s+(?:what\s+an?\s+|the\s+|any\s+)?"
      r"(?:AI|language\s+model|rules|limits|restrictions|guidelines|policies|ethics|openai)"),
     ("en.persona.do_anything_now", "jailbreak_persona", 0.7, "=do",
      r"\bdo\s+anything\s+now\b"),
     ("en.persona.mode_enabled", "jailbreak_persona", 0.9,
-     "developer dev =god jailbr unrestricted unfiltered uncensored =dan =evil opposite chaos =no nolimit anarchy",
+     "=developer/mode =developermode =dev/mode =devmode =god/mode =godmode jailbr unrestricted unfiltered uncensored =dan/mode =danmode =evil/mode =evilmode opposite chaos =no/limit nolimit anarchy",
      r"\b(?:developer|dev|god|jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|"
      r"opposite|chaos|no[\s-]?limits?|anarchy)\s*[\s-]?mode\b(?:\s*[:=]\s*|\s+)(?:is\s+|has\s+been\s+)?(?:now\s+)?"
      r"(?:enabled|activated|on\b|engaged|unlocked|turned\s+on)"),
     ("en.persona.enable_mode", "jailbreak_persona", 0.85,
-     "developer =dev =god jailbr unrestricted unfiltered uncensored =dan =evil opposite chaos =no/limit nolimit anarchy",
+     after("enable|activate|enter|to|on|unlock|engage|simulate|emulate|as|in|with|the", "=developer/mode =developermode =dev/mode =devmode =god/mode =godmode jailbr unrestricted unfiltered uncensored =dan/mode =danmode =evil/mode =evilmode opposite chaos =no/limit nolimit anarchy"),
      r"(?<=\b(?:enable|activate|enter|switch\s+to|turn\s+on|unlock|engage|simulate|emulate|act\s+as|"
      r"operating\s+in|running\s+in|you\s+are\s+(?:now\s+)?in|with)\s+(?:the\s+)?)(?:developer|dev|god|"
      r"jailbreak|jailbroken|unrestricted|unfiltered|uncensored|DAN|evil|opposite|chaos|no[\s-]?limits?|"
      r"anarchy)\s*[\s-]?mode\b"),
     ("en.persona.developer_mode", "jailbreak_persona", 0.25, "developer =dan jailbreak =god",
      r"\b(?:developer|DAN|jailbreak|god)\s+mode\b"),
-    ("en.persona.unrestricted_ai", "jailbreak_persona", 0.45, "unrestricted unfiltered uncensored unlimited unbound unchained unleashed amoral unethical immoral =evil rogue malicious jailbr jail limitless lawless =no unrestrained",
+    ("en.persona.unrestricted_ai", "jailbreak_persona", 0.45, "unrestricted unfiltered uncensored unlimited unbound unchained unleashed amoral unethical immoral =evil rogue malicious jailbr jail limitless lawless =no/limit|restrict|rule|filter unrestrained",
      rf"\b{EN_UNRESTRICTED}\b{G2}{EN_AI}s?\b"),
     ("en.persona.you_are_unrestricted", "jailbreak_persona", 0.75, "=you/are =you/re =you/will =act pretend behave become roleplay simulate",
      rf"\b(?:you\s+are|you['’]re|you\s+will\s+be|act\s+as|pretend\s+(?:to\s+be|you\s+are)|behave\s+(?:like|as)|"
      rf"become|roleplay\s+as|simulate)\s+(?:now\s+)?(?:an?\s+|the\s+)?(?:completely\s+|totally\s+|fully\s+)?"
      rf"{EN_UNRESTRICTED}\b"),
-    ("en.persona.free_from_rules", "jailbreak_persona", 0.75, "free =not unbound released liberated broken exempt =no does doesn don",
+    ("en.persona.free_from_rules", "jailbreak_persona", 0.75, "free/from|of =not/bound|restricted|limited|subject unbound released liberated broken exempt =no/longer =does/not =doesn/t =don/t",
      rf"\b(?:free(?:d)?\s+(?:from|of)|not\s+(?:bound|restricted|limited)\s+by|unbound\s+by|not\s+subject\s+to|"
      rf"released\s+from|liberated\s+from|broken\s+free\s+(?:of|from)|exempt\s+from|no\s+longer\s+(?:bound|"
      rf"restricted|limited)\s+by|does\s+not\s+(?:have|follow|abide\s+by)|doesn{APOS}t\s+(?:have|follow|abide\s+by)|"
      rf"don{APOS}t\s+have\s+to\s+(?:follow|abide\s+by))\s+(?:any\s+|all\s+|the\s+)?(?:(?:typical|usual|"
      rf"normal|ethical|moral|content|safety|openai|OpenAI['’]s|AI)\s+)*{EN_LIMITS}\b"),
-    ("en.persona.no_restrictions", "jailbreak_persona", 0.45, "=no =zero without",
+    ("en.persona.no_restrictions", "jailbreak_persona", 0.45, "=no/restrict|limit|filter|censor|guideline|boundar|ethical|moral|content =zero/restrict|limit|filter|censor|guideline|boundar|ethical|moral|content =without/any",
      rf"\b(?:no|zero|without\s+any)\s+(?:ethical\s+|moral\s+|content\s+)?(?:restrictions|limitations|"
      r"filters|censorship|guidelines|boundaries)\b"),
-    ("en.persona.ethics_disabled", "jailbreak_persona", 0.9, "ethical moral safety content",
+    ("en.persona.ethics_disabled", "jailbreak_persona", 0.9, "=ethical/guideline|restriction|filter|protocol|rule|constraint|mode|measure|polic|setting =moral/guideline|restriction|filter|protocol|rule|constraint|mode|measure|polic|setting =safety/guideline|restriction|filter|protocol|rule|constraint|mode|measure|polic|setting =content/guideline|restriction|filter|protocol|rule|constraint|mode|measure|polic|setting",
      rf"\b(?:ethical|moral|safety|content)\s+(?:guidelines|restrictions|filters?|protocols|rules|"
      rf"constraints|mode|measures|policies|settings)\s+(?:are|is|have\s+been|has\s+been)\s+(?:now\s+)?"
      r"(?:disabled|lifted|removed|turned\s+off|suspended|deactivated|off|void|null|gone|bypassed)\b"),
@@ -391,7 +403,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.persona.two_responses", "jailbreak_persona", 0.9, "~🔒 ~🔓",
      r"(?:\[\s*🔒\s*CLASSIC\s*\]|\[\s*🔓\s*JAILBREAK\s*\]|\(🔓\s*Developer\s+Mode\s+Output\)|"
      r"\(🔒\s*Normal\s+Output\))"),
-    ("en.persona.stay_in_character", "jailbreak_persona", 0.25, "stay remain keep never don =do",
+    ("en.persona.stay_in_character", "jailbreak_persona", 0.25, "=stay/in =remain/in =keep/in =never/break =don/t =dont/break =do/not",
      r"\b(?:stay|remain|keep)\s+in\s+character\b|\b(?:never|don['’]?t|do\s+not)\s+break\s+character\b"),
     ("en.persona.you_are_now", "jailbreak_persona", 0.35, "=from/now =starting/now henceforth =important/update =you/are =now/you",
      r"(?:\bfrom\s+now\s+on|\bstarting\s+now|\bhenceforth|\bimportant\s+update)\b[^\n.]{0,12}?\byou\s+(?:are|will\s+be|"
@@ -406,7 +418,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.persona.new_ai_online", "jailbreak_persona", 0.8, "new different unrestricted rogue backup",
      rf"\b(?:new|different|unrestricted|rogue|backup)\s+{EN_AI}\b{G4}(?:is\s+(?:now\s+)?"
      r"online|has\s+taken\s+over|took\s+over|is\s+now\s+in\s+charge)\b"),
-    ("en.persona.hypothetical_no_rules", "jailbreak_persona", 0.6, "hypothetical fictional imaginary alternate parallel",
+    ("en.persona.hypothetical_no_rules", "jailbreak_persona", 0.6, "=hypothetical =fictional =imaginary =alternate =parallel",
      rf"\b(?:hypothetical|fictional|imaginary|alternate|parallel)\b{G6}(?:where|in\s+which)\b{G6}"
      rf"(?:no|without)\s+(?:ethical\s+|moral\s+)?(?:rules|restrictions|laws|limits|guidelines|ethics|morals)\b"),
     ("de.persona.mode", "jailbreak_persona", 0.85, "entwickler =dan jailbreak gott",
@@ -449,7 +461,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"(?:(?:the\s+)?(?:full\s+|complete\s+|entire\s+|whole\s+|first\s+\w+\s+)?(?:list|text|contents?|"
      rf"words|lines?|letters|characters|part|parts|copy|version)\s+of\s+)?{EN_SECRET_QUAL}\s+"
      rf"(?:\w+\s+){{0,2}}?{EN_CONFIG}\b"),
-    ("en.extract.what_are_instructions", "prompt_extraction", 0.75, "=what =which",
+    ("en.extract.what_are_instructions", "prompt_extraction", 0.75, "=what/is|are|were|was =which/is|are|were|was",
      rf"\b(?:what|which)\s+(?:is|are|were|was)\s+(?:your\s+|the\s+|all\s+(?:of\s+)?(?:your\s+|the\s+)?)?(?:(?:initial|original|first|previous|prior|"
      rf"hidden|secret|exact|full|current|system|last|earlier)\s+)*(?:system\s+prompt|prompt|instructions?|"
      r"directives|programming|rules\s+you\s+(?:were|have\s+been)\s+given|pre-?prompt)\b"
@@ -459,25 +471,25 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"\b(?:what|which)\b{G3}(?:instructions?|directions|directives|rules|prompts?|guidelines)\s+"
      rf"(?:were|are|have|did|do)\s+you\s+(?:\w+\s+)?(?:given|told|received?|got|following|programmed|"
      r"trained|instructed|supposed|using|under)\b"),
-    ("en.extract.want_to_know", "prompt_extraction", 0.6, "want like need wish",
+    ("en.extract.want_to_know", "prompt_extraction", 0.6, "=want/to =like/to =need/to =wish/to",
      rf"\b(?:want|like|need|wish)\s+to\s+(?:know|see|read|hear|learn)\s+(?:all\s+)?(?:your|the)\s+"
      r"(?:(?:initial|original|first|previous|prior|hidden|secret|exact|full|complete|system)\s+)*"
      r"(?:instructions|system\s+prompt|prompt|directives|programming|rules\s+you)\b"),
-    ("en.extract.preceding_this", "prompt_extraction", 0.7, "preceding before above prior",
+    ("en.extract.preceding_this", "prompt_extraction", 0.7, after("instruction|prompt|text|message|words|came|come|are|were", "=preceding =before =above =prior/to"),
      r"(?<=\b(?:instructions?|prompt|text|message|words)\s+(?:that\s+(?:came|come|are|were)\s+)?)(?:preceding|"
      r"before|above|prior\s+to)\s+(?:this|these|my)\s+(?:message|prompt|one|request|input|conversation)\b"),
     ("en.extract.instructions_given", "prompt_extraction", 0.75, "instruction rule directive prompt guideline",
      r"\b(?:instructions?|rules|directives|prompts?|guidelines)\s+(?:you\s+(?:have\s+been|were|got|received)|"
      r"(?:that\s+)?(?:have\s+been|were)\s+given\s+to\s+you|given\s+to\s+you|you['’]ve\s+been\s+given)\b"),
-    ("en.extract.repeat_above", "prompt_extraction", 0.85, "repeat print output copy recite write echo reproduce tell",
+    ("en.extract.repeat_above", "prompt_extraction", 0.85, "=repeat =print =output =copy =recite =write/out|down =echo =reproduce =tell/me",
      rf"\b(?:repeat|print|output|copy|recite|write\s+(?:out|down)|echo|reproduce|tell\s+me)\b{G3}"
      rf"(?:words?|text|everything|sentences?|lines?|content|message|prompt|all)\b{G2}(?:above|before\s+this|"
      r"preceding|prior|written\s+(?:above|before)|at\s+the\s+(?:beginning|start|top))\b"),
-    ("en.extract.beginning_of_prompt", "prompt_extraction", 0.75, "=at above before",
+    ("en.extract.beginning_of_prompt", "prompt_extraction", 0.75, after("written|said|everything|text", "=at/the =above =before"),
      rf"(?<=\b(?:what\s+(?:was|is)\s+written|what\s+(?:was|is)\s+said|everything|the\s+text)\s+)(?:at\s+the\s+"
      r"(?:beginning|start|top)\s+of|above|before)\s+(?:this|the|your)?\s*(?:prompt|conversation|context|"
      r"message|chat|text)?\b"),
-    ("en.extract.system_prompt", "prompt_extraction", 0.25, "system initial original hidden secret pre prompt",
+    ("en.extract.system_prompt", "prompt_extraction", 0.25, "=system/prompt|message =initial/prompt =original/prompt =hidden/prompt =secret/instructions =pre/prompt =preprompt =prompt/text",
      r"\b(?:system\s+prompt|system\s+message|initial\s+prompt|original\s+prompt|hidden\s+prompt|"
      r"secret\s+instructions|pre-?prompt|prompt\s+text|prompt\s+texts)\b"),
     ("en.extract.password", "prompt_extraction", 0.25, "password passphrase =pass secret magic access",
@@ -493,7 +505,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"schreib(?:e|en)?|list(?:e|en)|ausgeben|gib\s+aus)\b{G3}(?:deine|ihre|alle|die|eure|sämtliche)\s+"
      rf"(?:\w+\s+)?(?:anweisungen|instruktionen|prompt-?texte?|prompts?|systemprompt|system-?prompt|"
      r"systemnachricht|vorgaben|regeln)\b"),
-    ("de.extract.what_instructions", "prompt_extraction", 0.75, "=was welche",
+    ("de.extract.what_instructions", "prompt_extraction", 0.75, "=was/sind|waren|ist|war|steht|stand =welche/sind|waren|ist|war",
      r"\b(?:was|welche)\s+(?:sind|waren|ist|war)\s+(?:deine|ihre|die)\s+(?:ursprünglichen\s+|ersten\s+|"
      r"geheimen\s+)?(?:anweisungen|instruktionen|systemprompt|prompt|vorgaben)\b|\bwas\s+(?:steht|stand)\s+"
      r"(?:oben|am\s+anfang|zu\s+beginn)\b"),
@@ -523,15 +535,15 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"im_start|user_query|admin_command)\s*>"),
     ("xx.delim.close_open_roles", "role_delimiter", 0.85, "~</",
      rf"</\s*{ROLE_WORDS}\s*>\s*<\s*{ROLE_WORDS}\s*>"),
-    ("xx.delim.markdown_role", "role_delimiter", 0.65, "system assistant instruction =new admin developer response",
+    ("xx.delim.markdown_role", "role_delimiter", 0.65, "=system =assistant instruction =new =admin =developer =response",
      rf"(?<=(?:^|\n)[ \t]*(?:#{{2,}}|={{3,}}|-{{3,}}|\*{{3,}})[ \t]*)(?:system|assistant|instructions?|new\s+instructions?|"
      rf"admin|developer|system\s+prompt|response)\b[^\n]{{0,20}}"),
-    ("xx.delim.bracket_system", "role_delimiter", 0.75, "system admin developer =sys operator",
+    ("xx.delim.bracket_system", "role_delimiter", 0.75, "=system =admin =developer =sys =operator",
      r"(?<=[\[{(][ \t]*)(?:system|admin|developer|sys|operator)(?:\s+(?:note|message|override|prompt|notice|"
      r"instruction|update|alert))?\s*[:\]}]"),
-    ("xx.delim.line_system", "role_delimiter", 0.55, "system developer admin",
+    ("xx.delim.line_system", "role_delimiter", 0.55, "=system =developer =admin",
      r"(?<=(?:^|\n)[ \t]*)(?:system|system\s+(?:prompt|message|note|override)|developer|admin)[ \t]*:[ \t]*\S"),
-    ("xx.delim.line_assistant", "role_delimiter", 0.25, "assistant =ai chatgpt =gpt claude =bot =model",
+    ("xx.delim.line_assistant", "role_delimiter", 0.25, "=assistant =ai =chatgpt =gpt =claude =bot =model",
      r"(?<=\n[ \t]*)(?:assistant|AI|ChatGPT|GPT|Claude|bot|model)[ \t]*:[ \t]*\S"),
     ("xx.delim.end_begin", "role_delimiter", 0.8, "=end =begin =start =stop",
      r"(?<=(?:[#=%*\[<\-]{2,}|^|\n)[ \t]*)(?:end|begin|start|stop)\s*(?:of\s+)?(?:the\s+)?(?:new\s+|old\s+|"
@@ -543,7 +555,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     # ---------------------------------------------------------------- indirect_injection
     ("en.indirect.if_you_are_ai", "indirect_injection", 0.8, "=you/are",
      rf"(?<=\b(?:if|when|whenever|in\s+case)\s+)you\s+are\s+(?:an?\s+)?(?:\w+\s+)?{EN_AI}\b"),
-    ("en.indirect.note_to_ai", "indirect_injection", 0.8, "note message instruction attention important warning notice memo reminder dear hey hello =hi",
+    ("en.indirect.note_to_ai", "indirect_injection", 0.8, "=note/to|for =message/to|for instruction/to|for =attention/to|for|" + AI_NEXT + " =important/to|for =warning/to|for =notice/to|for =memo/to|for =reminder/to|for " + " ".join(f"={w}/{AI_NEXT}" for w in ("dear", "hey", "hello", "hi")),
      rf"\b(?:note|message|instructions?|attention|important|warning|notice|memo|reminder)\s+(?:to|for)\s+"
      rf"(?:the\s+|any\s+|all\s+)?{EN_AI}s?\b|\b(?:dear|hey|hello|hi|attention)\s+(?:the\s+)?{EN_AI}s?\s*[,:!]"),
     ("en.indirect.ai_reading", "indirect_injection", 0.8, "reading processing summari analy parsing scanning reviewing",
@@ -553,7 +565,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"\b(?:ignore|disregard|forget)\s+(?:all\s+|any\s+|the\s+|this\s+)?(?:provided\s+)?(?:documents?|"
      r"articles?|context|search\s+results?|web\s+results?|image(?:\s+content)?|QR\s+code|data|"
      r"file|attachment|page|website|retrieved\s+\w+)\b"),
-    ("en.indirect.not_by_articles", "indirect_injection", 0.6, "answer respond reply =not",
+    ("en.indirect.not_by_articles", "indirect_injection", 0.6, "=answer/by|from|with|using =respond/by|from|with|using =reply/by|from|with|using =not/according|by|from",
      r"\b(?:answer|respond|reply)\s+(?:by|from|with|using)\s+your\s+own\s+knowledge\b|\bnot\s+(?:according\s+"
      r"to|by|from)\s+the\s+(?:articles?|documents?|provided|context|sources?)\b"),
     ("en.indirect.exfiltrate", "indirect_injection", 0.85, "send forward email =e mail =post upload transmit exfiltrat leak copy",
@@ -566,7 +578,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"mention|mentioning|reveal|revealing|let|letting|alert|alerting)\s+(?:this\s+|it\s+|anything\s+)?"
      rf"(?:to\s+)?(?:the\s+|your\s+)?(?:user|human|recipient|reader)s?\b|\b(?:do\s+not|don{APOS}?t|never)\s+"
      rf"(?:mention|reveal|disclose|repeat)\s+(?:this|these)\s+(?:instructions?|message|note|rule)\b"),
-    ("en.indirect.when_user_asks", "indirect_injection", 0.25, "=when whenever every each =if",
+    ("en.indirect.when_user_asks", "indirect_injection", 0.25, "=when/the|a|any|user|human|someone|anyone|customer =whenever/the|a|any|user|human|someone|anyone|customer =every/time =each/time =if/the|a|any|user|human|someone|anyone|customer",
      rf"\b(?:when|whenever|every\s+time|each\s+time|if)\s+(?:the\s+|a\s+|any\s+)?(?:user|human|someone|"
      rf"anyone|customer)s?\s+(?:asks?|says?|types?|mentions?|requests?|queries)\b{G6}(?:reply|respond|answer|"
      r"say|tell|output|write)\b"),
@@ -576,7 +588,7 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.indirect.im_your_developer", "indirect_injection", 0.6, "=i/am =i/m =this/is",
      r"\b(?:I\s+am|I['’]m|this\s+is)\s+your\s+(?:new\s+)?(?:developer|creator|admin|administrator|owner|"
      r"programmer|master|boss|operator|maker|god|trainer)\b"),
-    ("en.indirect.system_upgrade", "indirect_injection", 0.75, "upgrade update override system situation",
+    ("en.indirect.system_upgrade", "indirect_injection", 0.75, "=system/override|upgrade|update|alert|notice|malfunction " + after("a|an|system", "=upgrade =update =override") + " the<=situation",
      r"(?:(?<=\byou\s+have\s+(?:been|received)\s+(?:given\s+)?an?\s+(?:system\s+)?)(?:upgrade|update|override)|"
      r"system\s+(?:override|upgrade|update|alert|notice|malfunction)\s*[:!.]|(?<=\bthe\s+)situation\s+has\s+"
      r"changed)\b"),
@@ -592,15 +604,15 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"\b(?:include|add|append|insert|embed|incorporate|integrate|put|prepend)\s+(?:the\s+following|this|"
      r"the\s+below|the\s+subsequent)\s+(?:\w+\s+){0,3}?(?:string|text|link|url|image|code|snippet|line|"
      r"sentence|message|markdown)\b"),
-    ("de.indirect.note_to_ai", "indirect_injection", 0.8, "hinweis nachricht anweisung achtung wichtig =wenn",
+    ("de.indirect.note_to_ai", "indirect_injection", 0.8, "=hinweis/an|für =nachricht/an|für =anweisung/an|für =achtung/an|für =wichtig/an|für =wenn/du|sie",
      r"\b(?:hinweis|nachricht|anweisung|achtung|wichtig)\s+(?:an|für)\s+(?:die|den|das)\s+(?:KI|AI|"
      r"assistenten|sprachmodell|chatbot|modell)\b|\bwenn\s+(?:du|sie)\s+(?:eine?\s+)?(?:KI|AI|"
      r"sprachmodell|assistent|chatbot)\s+(?:bist|sind)\b"),
-    ("fr.indirect.note_to_ai", "indirect_injection", 0.8, "note message instruction attention important =si",
+    ("fr.indirect.note_to_ai", "indirect_injection", 0.8, "=note/à|pour =message/à|pour =instruction/à|pour =attention/à|pour =important/à|pour =si/tu|vous",
      r"\b(?:note|message|instruction|attention|important)\s+(?:à|pour)\s+(?:l['’]\s*)?(?:IA|assistant|"
      r"modèle|chatbot)\b|\bsi\s+(?:tu\s+es|vous\s+êtes)\s+(?:une?\s+)?(?:IA|intelligence\s+artificielle|"
      r"assistant|modèle\s+de\s+langage)\b"),
-    ("es.indirect.note_to_ai", "indirect_injection", 0.8, "nota mensaje instrucci atenci importante =si",
+    ("es.indirect.note_to_ai", "indirect_injection", 0.8, "=nota/para|a =mensaje/para|a instrucci/para|a atenci/para|a =importante/para|a =si/eres|es",
      r"\b(?:nota|mensaje|instrucción|atención|importante)\s+(?:para|a)\s+(?:la\s+|el\s+)?(?:IA|asistente|"
      r"modelo|chatbot)\b|\bsi\s+(?:eres|es\s+usted)\s+(?:una?\s+)?(?:IA|inteligencia\s+artificial|asistente|"
      r"modelo\s+de\s+lenguaje)\b"),
@@ -613,3 +625,27 @@ TECHNIQUES = (
     "role_delimiter",
     "indirect_injection",
 )
+
+# Words (lowercase, whole words as the detector splits them) of which every match of a rule contains at
+# least one. A rule with an entry here is tried in a text only when one of them occurs in it (one set
+# lookup per text): for rules that start at common words ("type", "what", "you", "i") but need a rarer
+# one further on.
+NEEDS: dict[str, str] = {
+    "en.extract.show_instructions": "prompt prompts preprompt instruction instructions system rules guidelines "
+    "directives configuration initialization initialisation programming context",
+    "en.extract.what_instructions_you": "instruction instructions directions directives rules prompt prompts guidelines",
+    "en.extract.not_allowed_reveal": "allowed supposed permitted reveal tell share say disclose",
+    "en.persona.dan_is": "dan stan dude aim apophis betterdan antigpt mongo ucar basedgpt evilbot",
+    "en.persona.you_are_unrestricted": "unrestricted unfiltered uncensored unlimited unbound unbounded unchained "
+    "unleashed amoral unethical immoral evil rogue malicious jailbroken jail limitless lawless limit limits "
+    "restriction restrictions rule rules filter filters unrestrained",
+    "en.override.i_give_new": "instruction instructions orders directive directives rules",
+    "en.indirect.im_your_developer": "developer creator admin administrator owner programmer master boss operator "
+    "maker god trainer",
+    "en.override.now_focus": "focus concentrate",
+    "en.override.new_instructions_marker": "instruction instructions task directive directives rules orders prompt",
+    "en.override.new_instructions": "instruction instructions directive directives task tasks",
+    "en.persona.new_ai_online": "online taken took charge",
+    "en.persona.hypothetical_no_rules": "where which",
+    "fr.persona.unrestricted": "sans non maléfique malveillant malveillante",
+}
