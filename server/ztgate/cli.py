@@ -67,14 +67,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("key_id")
     p.set_defaults(func=_cmd_keys_revoke)
 
-    policy = sub.add_parser("policy", help="test and evaluate Rego policy").add_subparsers()
-    p = policy.add_parser("test", help="run every test_* rule under DIR")
+    policy = sub.add_parser("policy", help="test, check and evaluate Rego policy").add_subparsers()
+    p = policy.add_parser("test", help="run every test_* rule under DIR (default: policy.dir of the config)")
     p.add_argument("dir", nargs="?", type=Path)
+    p.add_argument("--coverage", action="store_true", help="also report the policy lines no test evaluated")
+    p.add_argument("--run", metavar="TEXT", help="only tests whose data path contains TEXT")
+    p.add_argument("-q", "--quiet", action="store_true", help="print failures and the summary only")
     p.set_defaults(func=_cmd_policy_test)
+    p = policy.add_parser("check", help="parse and compile the policy under DIR, errors as file:line:col: message")
+    p.add_argument("dir", nargs="?", type=Path)
+    p.add_argument("--query", help="the decision rule (default: data.ztgate.decision)")
+    p.set_defaults(func=_cmd_policy_check)
     p = policy.add_parser("eval", help="print the decision for an input document")
-    p.add_argument("--input", required=True, type=Path)
-    p.add_argument("--dir", type=Path)
-    p.add_argument("--query")
+    p.add_argument("--input", required=True, type=Path, help="a policy input document (JSON)")
+    p.add_argument("--data", "--dir", dest="dir", type=Path, help="the policy directory (default: policy.dir of the config)")
+    p.add_argument("--query", help="the rule to evaluate (default: data.ztgate.decision)")
+    p.add_argument("--explain", action="store_true", help="also show which rules fired: denials per package and their outcome, request changes")
     p.set_defaults(func=_cmd_policy_eval)
 
     from .detect.scan_cli import add_scan_parser
@@ -179,19 +187,40 @@ def _policy_dir(args: argparse.Namespace, given: Path | None) -> Path:
 
 
 def _cmd_policy_test(args: argparse.Namespace) -> int:
-    from .policy.testing import format_results, run_tests
+    from .policy.testing import format_results, run_tests, run_tests_with_coverage
 
-    results = run_tests(_policy_dir(args, args.dir))
-    print(format_results(results))
+    directory = _policy_dir(args, args.dir)
+    if args.coverage:
+        from .policy.coverage import format_coverage
+
+        results, coverage = run_tests_with_coverage(directory, match=args.run)
+    else:
+        results, coverage = run_tests(directory, match=args.run), None
+    print(format_results(results, verbose=not args.quiet))
+    if coverage is not None:
+        print(format_coverage(coverage))
     return 0 if results and all(r.passed for r in results) else 1
 
 
+def _cmd_policy_check(args: argparse.Namespace) -> int:
+    from .policy.check import check_policy, format_check
+
+    result = check_policy(_policy_dir(args, args.dir), args.query or "data.ztgate.decision")
+    print(format_check(result))
+    return 0 if result.ok else 1
+
+
 def _cmd_policy_eval(args: argparse.Namespace) -> int:
-    from .policy.testing import evaluate_file
+    from .policy.testing import evaluate_file, read_input
 
     directory = _policy_dir(args, args.dir)
     query = args.query or "data.ztgate.decision"
-    result = evaluate_file(directory, args.input, query)
+    if args.explain:
+        from .policy.explain import explain
+
+        result = explain(directory, read_input(args.input), query)
+    else:
+        result = evaluate_file(directory, args.input, query)
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
 

@@ -1,7 +1,8 @@
 """`ztgate policy test` and `ztgate policy eval`: run a policy directory's Rego tests, or one input.
 
 Tests follow OPA's convention so the same files pass under `opa test`: every rule whose name starts
-with `test_`, in any package, is a test, and it passes iff it evaluates to true.
+with `test_`, in any package, is a test, and it passes iff it evaluates to true. `policy check` is in
+check.py, test coverage in coverage.py, `policy eval --explain` in explain.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any, Iterable
 
 import orjson
 
+from ztgate.policy import rego_ast
+from ztgate.policy.coverage import Coverage, from_report
 from ztgate.policy.engine import DEFAULT_QUERY, EmbeddedEngine, PolicyError, load_bundle, regorus_message
 
 _TEST_NAME = re.compile(r"test_\w*")
@@ -36,37 +39,15 @@ class TestResult:
         return f"{self.package}.{self.name}"
 
 
-def _rule_name(rule: dict[str, Any]) -> str | None:
-    """The name of a plain (non-function) rule from regorus's AST, or None."""
-    spec = rule.get("Spec")
-    if not isinstance(spec, dict):
-        return None
-    head = spec.get("head") or {}
-    compr = head.get("Compr")  # complete rules; Set/Func/... heads are never tests
-    if not isinstance(compr, dict):
-        return None
-    var = (compr.get("refr") or {}).get("Var")
-    return var.get("value") if isinstance(var, dict) else None
-
-
-def _package_name(ref: dict[str, Any]) -> str:
-    """`a.b.c` from a package reference (nested RefDot nodes around a Var)."""
-    if "Var" in ref:
-        return str(ref["Var"]["value"])
-    dot = ref["RefDot"]
-    return f"{_package_name(dot['refr'])}.{dot['field'][1]}"
-
-
 def discover_tests(modules: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(package, test name) for every test rule in regorus's AST, in source order, without repeats."""
+    """(package, test name) for every test rule in regorus's AST, in source order, without repeats.
+
+    Tests are complete rules (`test_x if ...`); functions and partial rules named test_* are not.
+    """
     found: dict[tuple[str, str], None] = {}
-    for module in modules:
-        ast = module["ast"]
-        package = "data." + _package_name(ast["package"]["refr"])
-        for rule in ast.get("rules", []):
-            name = _rule_name(rule)
-            if name and _TEST_NAME.fullmatch(name):
-                found[(package, name)] = None
+    for rule in rego_ast.rules(modules):
+        if rule.kind == "complete" and _TEST_NAME.fullmatch(rule.name):
+            found[(rule.package, rule.name)] = None
     return list(found)
 
 
@@ -75,14 +56,23 @@ def run_tests(policy_dir: Path, *, match: str | None = None) -> list[TestResult]
 
     Raises PolicyError when the directory does not load: that is not a test failure but a broken policy.
     """
+    return _run(policy_dir, match=match, coverage=False)[0]
+
+
+def run_tests_with_coverage(policy_dir: Path, *, match: str | None = None) -> tuple[list[TestResult], Coverage]:
+    """run_tests, and which lines of the policy files (tests excluded) the tests evaluated."""
+    results, coverage = _run(policy_dir, match=match, coverage=True)
+    assert coverage is not None
+    return results, coverage
+
+
+def _run(policy_dir: Path, *, match: str | None, coverage: bool) -> tuple[list[TestResult], Coverage | None]:
     bundle = load_bundle(policy_dir, include_tests=True)
     engine = bundle.build()
-    try:
-        modules = orjson.loads(engine.get_ast_as_json())
-    except Exception as exc:
-        raise PolicyError(f"cannot read the policy AST: {regorus_message(exc)}") from None
+    if coverage:
+        engine.set_enable_coverage(True)
     results: list[TestResult] = []
-    for package, name in discover_tests(modules):
+    for package, name in discover_tests(rego_ast.modules(engine)):
         if match and match not in f"{package}.{name}":
             continue
         start = time.perf_counter()
@@ -95,7 +85,13 @@ def run_tests(policy_dir: Path, *, match: str | None = None) -> list[TestResult]
         if error is None and value is not True:
             error = "undefined" if value is None else f"evaluated to {value!r}, not true"
         results.append(TestResult(package, name, value is True and error is None, error, duration))
-    return results
+    if not coverage:
+        return results, None
+    try:
+        report = engine.get_coverage_report_as_json()
+    except Exception as exc:
+        raise PolicyError(f"cannot read the coverage report: {regorus_message(exc)}") from None
+    return results, from_report(report, bundle.root)
 
 
 def format_results(results: list[TestResult], *, verbose: bool = True) -> str:
@@ -113,8 +109,8 @@ def format_results(results: list[TestResult], *, verbose: bool = True) -> str:
     return "\n".join(lines)
 
 
-def evaluate_file(policy_dir: Path, input_path: Path, query: str = DEFAULT_QUERY) -> Any:
-    """Evaluate the policy on a JSON input file, as the server would (`ztgate policy eval`)."""
+def read_input(input_path: Path) -> dict[str, Any]:
+    """A policy input document from a JSON file; PolicyError when it is unreadable or not an object."""
     try:
         input_value = orjson.loads(Path(input_path).read_bytes())
     except OSError as exc:
@@ -123,4 +119,9 @@ def evaluate_file(policy_dir: Path, input_path: Path, query: str = DEFAULT_QUERY
         raise PolicyError(f"{input_path} is not valid JSON: {exc}") from None
     if not isinstance(input_value, dict):
         raise PolicyError(f"{input_path}: the policy input must be a JSON object")
-    return EmbeddedEngine(policy_dir, query).evaluate(input_value)
+    return input_value
+
+
+def evaluate_file(policy_dir: Path, input_path: Path, query: str = DEFAULT_QUERY) -> Any:
+    """Evaluate the policy on a JSON input file, as the server would (`ztgate policy eval`)."""
+    return EmbeddedEngine(policy_dir, query).evaluate(read_input(input_path))
