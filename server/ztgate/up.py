@@ -57,6 +57,10 @@ async def run_up(settings: Settings, *, run_dir: Path | None = None, envoy_log_l
             "--log-level",
             envoy_log_level,
             "--disable-hot-restart",
+            # Access-log lines reach the file (and a log shipper tailing it) within a second, not
+            # Envoy's default ten.
+            "--file-flush-interval-msec",
+            "1000",
             stdin=asyncio.subprocess.DEVNULL,
             # Own session: a terminal's Ctrl-C reaches ztgate only, which drains streams, then stops Envoy.
             start_new_session=True,

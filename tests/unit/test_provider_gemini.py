@@ -342,3 +342,18 @@ def test_stream_error_event_raises_mid_stream() -> None:
         for part in sdk_client(200, body, "text/event-stream").models.generate_content_stream(model="m", contents="hi"):
             seen.append(part.text)
     assert seen == ["The"] and err.value.message == "Output blocked by policy"
+
+
+def test_several_candidates_keep_their_texts_apart() -> None:
+    """candidateCount > 1: each candidate's text stays whole, so a link split across candidates is
+    not stitched together and output inspection sees what each answer says."""
+    body = {
+        "candidates": [
+            {"index": 0, "content": {"role": "model", "parts": [{"text": "Paris is "}, {"text": "the capital."}]}},
+            {"index": 1, "content": {"role": "model", "parts": [{"text": "It is Paris."}]}},
+        ],
+        "modelVersion": "gemini-2.0-flash",
+    }
+    response = LLMResponse()
+    GEMINI.parse_response(body, response)
+    assert response.output_text == "Paris is the capital.\n\nIt is Paris."

@@ -239,7 +239,9 @@ class StreamGuard:
     def cut(self) -> bytes:
         """End the stream here: drop what is held, send the provider's own mid-stream error event."""
         self._held.clear()
-        return self._adapter.stream_error_event(403, f"output blocked: {self.blocked}", "policy_denied")
+        reason = self.blocked or "output blocked by policy"
+        message = reason if reason.startswith("output blocked") else f"output blocked: {reason}"
+        return self._adapter.stream_error_event(403, message, "policy_denied")
 
 
 def _suspect_start(text: str) -> int | None:

@@ -308,13 +308,14 @@ def _fold(body: dict[str, Any], response: LLMResponse) -> None:
     model = get_str(body, "modelVersion")
     if model:
         response.model = model
-    for candidate in get_list(body, "candidates"):
+    for position, candidate in enumerate(get_list(body, "candidates")):
+        index = candidate.get("index", position) if isinstance(candidate, dict) else position
         for part in get_list(get_dict(candidate, "content"), "parts"):
             if not isinstance(part, dict):
                 continue
             text = part.get("text")
             if isinstance(text, str) and text and not part.get("thought"):
-                response.text.append(text)
+                response.add_text(text, index if isinstance(index, int) and not isinstance(index, bool) else position)
             call = part.get("functionCall")
             if isinstance(call, dict):
                 _function_call(call, response)
