@@ -33,17 +33,21 @@ address_name := address if {
 }
 
 # [who, restriction] for every restriction that applies to the caller.
+# (Each value is checked before it is used: regorus's RVM does not fail `x := <undefined>`.)
 restrictions contains ["every caller", restriction] if {
 	restriction := data.ztgate.config.access.everyone
+	is_object(restriction)
 }
 
 restrictions contains [sprintf("group %q", [group]), restriction] if {
 	some group in input.identity.groups
 	restriction := data.ztgate.config.access.groups[group]
+	is_object(restriction)
 }
 
 restrictions contains [sprintf("%q", [input.identity.subject]), restriction] if {
 	restriction := data.ztgate.config.access.identities[input.identity.subject]
+	is_object(restriction)
 }
 
 from_any(cidrs) if {
@@ -60,6 +64,7 @@ deny contains {
 } if {
 	some [who, restriction] in restrictions
 	cidrs := restriction.networks
+	is_array(cidrs)
 	not from_any(cidrs)
 }
 
@@ -70,6 +75,7 @@ deny contains {
 } if {
 	some [who, restriction] in restrictions
 	windows := restriction.hours
+	is_array(windows)
 	not admitted(windows, time.now_ns())
 }
 
@@ -79,8 +85,8 @@ admitted(windows, now) if {
 }
 
 # A window for reasons: "Monday, Friday 08:00-18:00 Europe/Berlin".
-describe(window) := sprintf("%s %v-%v %v", [days, window.from, window.to, object.get(window, "timezone", timezone)]) if {
-	days := concat(", ", window.days)
+describe(window) := sprintf("%s %v-%v %v", [concat(", ", window.days), window.from, window.to, object.get(window, "timezone", timezone)]) if {
+	is_array(window.days)
 } else := sprintf("every day %v-%v %v", [window.from, window.to, object.get(window, "timezone", timezone)])
 
 default timezone := "UTC"
@@ -114,6 +120,8 @@ within_window(window, now) if {
 
 # [minutes since local midnight, window start, window end, timezone].
 clock(window, now) := [(hms[0] * 60) + hms[1], minutes(window.from), minutes(window.to), tz] if {
+	is_string(window.from)
+	is_string(window.to)
 	tz := object.get(window, "timezone", timezone)
 	hms := time.clock([now, tz])
 }

@@ -22,21 +22,28 @@ deny contains {
 } if not authenticated
 
 # The route as the policy names it: "<provider>/<operation>".
-route := concat("/", [input.llm.provider, input.llm.operation])
+route := concat("/", [input.llm.provider, input.llm.operation]) if {
+	is_string(input.llm.provider)
+	is_string(input.llm.operation)
+}
 
 # The methods this route accepts: its own setting, else its provider's, else every route's.
-methods := data.ztgate.config.authn.routes[route].methods if {
-	true
-} else := data.ztgate.config.authn.routes[input.llm.provider].methods if {
-	true
-} else := data.ztgate.config.authn.methods if {
-	true
+# (Each value is checked before it is used: regorus's RVM does not fail `x := <undefined>`.)
+methods := route_methods if {
+	route_methods := data.ztgate.config.authn.routes[route].methods
+	is_array(route_methods)
+} else := provider_methods if {
+	provider_methods := data.ztgate.config.authn.routes[input.llm.provider].methods
+	is_array(provider_methods)
+} else := all_methods if {
+	all_methods := data.ztgate.config.authn.methods
+	is_array(all_methods)
 } else := ["api_key", "jwt", "mtls"]
 
 # The route's name in reasons.
 default route_name := "requests without a route"
 
-route_name := sprintf("%s requests", [route])
+route_name := sprintf("%s requests", [route]) if is_string(route)
 
 deny contains {
 	"status": 401,

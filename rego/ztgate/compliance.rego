@@ -28,6 +28,7 @@ deny contains {
 	is_string(input.llm.provider)
 	some group in input.identity.groups
 	regions := data.ztgate.config.compliance.groups[group].regions
+	is_array(regions) # checked before use: regorus's RVM does not fail `x := <undefined>`
 	not region in regions
 }
 

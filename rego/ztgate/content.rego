@@ -98,8 +98,7 @@ deny contains {
 	applies(rule, finding)
 }
 
-redactions contains {"detector": finding.detector, "type": finding.type, "mode": object.get(rule, "mode", "mask")} if {
+redactions contains {"detector": finding.detector, "type": finding.type, "mode": object.get(decided[i], "mode", "mask")} if {
 	some i, finding in input.findings
-	rule := decided[i]
-	rule.action == "redact"
+	decided[i].action == "redact"
 }

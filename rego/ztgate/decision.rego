@@ -72,7 +72,11 @@ tools_remove := sort(data.ztgate.tools.remove) if not response_phase
 
 default max_output_tokens := null
 
-max_output_tokens := data.ztgate.tokens.max_output_tokens if not response_phase
+max_output_tokens := cap if {
+	not response_phase
+	cap := data.ztgate.tokens.max_output_tokens
+	is_number(cap) # checked before use: regorus's RVM does not fail `x := <undefined>`
+}
 
 # (not `limits`: that name is the package data.ztgate.limits)
 default request_limits := []

@@ -28,8 +28,10 @@ windows := {"minute", "hour", "day", "month"}
 metrics := {"tokens", "requests", "cost_usd", "concurrent"}
 
 # [declared at, scope, key, entry] for every entry that applies to this request.
+# (Values are checked before use: regorus's RVM does not fail `x := <undefined>`.)
 entries contains ["default", "identity", input.identity.subject, entry] if {
 	input.identity.authenticated == true
+	is_string(input.identity.subject)
 	some entry in data.ztgate.config.limits.identity
 }
 
@@ -58,6 +60,7 @@ entries contains [sprintf("model:%s", [pattern]), "model", pattern, entry] if {
 
 group_scope(entry, group) := ["identity", input.identity.subject] if {
 	entry.per == "identity"
+	is_string(input.identity.subject)
 } else := ["group", group] if {
 	object.get(entry, "per", "group") == "group"
 }
@@ -89,11 +92,14 @@ window(entry) := entry.window if {
 limits contains limit if {
 	some [declared, scope, key, entry] in entries
 	name := metric(entry)
+	is_string(name)
+	period := window(entry)
+	is_string(period)
 	limit := {
-		"name": object.get(entry, "name", sprintf("%s:%s/%s", [declared, name, window(entry)])),
+		"name": object.get(entry, "name", sprintf("%s:%s/%s", [declared, name, period])),
 		"scope": scope,
 		"key": key,
-		"window": window(entry),
+		"window": period,
 		name: entry[name],
 	}
 }
@@ -118,6 +124,6 @@ deny contains {
 }
 
 well_formed(entry) if {
-	metric(entry)
-	window(entry)
+	is_string(metric(entry))
+	is_string(window(entry))
 }

@@ -70,9 +70,9 @@ test_malformed_entries_fail_closed if {
 	]}}}
 	count(limits.deny) == 6 with input as request("alice", ["g"], "gpt-4o") with data.ztgate.config as bad
 	count(limits.limits) == 0 with input as request("alice", ["g"], "gpt-4o") with data.ztgate.config as bad
-	every d in limits.deny {
+	denials := limits.deny with input as request("alice", ["g"], "gpt-4o") with data.ztgate.config as bad
+	every d in denials {
 		d.status == 500
 		d.rule == "limits.malformed"
-	} with input as request("alice", ["g"], "gpt-4o")
-		with data.ztgate.config as bad
+	}
 }

@@ -32,22 +32,31 @@ allowed if {
 	startswith(model, prefix)
 }
 
-allowed if matches(input.llm.model, data.ztgate.config.identities[input.identity.subject].models)
+allowed if {
+	patterns := data.ztgate.config.identities[input.identity.subject].models
+	is_array(patterns) # checked before use: regorus's RVM does not fail `x := <undefined>`
+	matches(input.llm.model, patterns)
+}
 
 # Which deny-lists name the model, for reasons.
 denied_by contains "the deny-list for everybody" if {
 	patterns := data.ztgate.config.models.deny
+	is_array(patterns)
 	patterns[0] # skip the call for an empty list
 	matches(input.llm.model, patterns)
 }
 
 denied_by contains sprintf("the deny-list of group %q", [group]) if {
 	some group in input.identity.groups
-	matches(input.llm.model, data.ztgate.config.groups[group].models_deny)
+	patterns := data.ztgate.config.groups[group].models_deny
+	is_array(patterns)
+	matches(input.llm.model, patterns)
 }
 
 denied_by contains sprintf("the deny-list of %q", [input.identity.subject]) if {
-	matches(input.llm.model, data.ztgate.config.identities[input.identity.subject].models_deny)
+	patterns := data.ztgate.config.identities[input.identity.subject].models_deny
+	is_array(patterns)
+	matches(input.llm.model, patterns)
 }
 
 deny contains {

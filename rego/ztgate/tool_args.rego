@@ -39,6 +39,7 @@ deny contains {
 	some call in input.llm.tool_calls
 	call.source == source
 	checks := data.ztgate.config.tools.constraints[call.name] # a lookup: unconstrained tools cost nothing
+	is_object(checks) # checked before use: regorus's RVM does not fail `x := <undefined>`
 	is_object(call.arguments)
 	some argument, check in checks
 	some problem in problems(object.get(call.arguments, split(argument, "."), null), check)
@@ -71,6 +72,7 @@ required(value, check) := {"is required"} if {
 domains(value, check) := {problem |
 	value != null
 	allowed := check.domains
+	is_array(allowed)
 	some item in items(value)
 	some problem in address_problems(item, allowed)
 }

@@ -29,6 +29,7 @@ group_patterns := {pattern |
 
 patterns := group_patterns | {pattern | some pattern in own} if {
 	own := data.ztgate.config.identities[input.identity.subject].tools
+	is_array(own) # checked before use: regorus's RVM does not fail `x := <undefined>`
 } else := group_patterns
 
 # What comes before the "*" of each wildcard pattern.
