@@ -88,7 +88,7 @@ def test_broken_directory_raises(tmp_path: Path) -> None:
 
 def test_evaluate_file(tmp_path: Path) -> None:
     doc = {
-        "identity": {"authenticated": True, "groups": ["interns"]},
+        "identity": {"authenticated": True, "method": "api_key", "subject": "ivan", "groups": ["interns"]},
         "llm": {"provider": "openai", "operation": "chat_completions", "model": "o3", "max_tokens": None, "tools": []},
     }
     path = tmp_path / "input.json"
