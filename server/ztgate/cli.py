@@ -85,9 +85,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--explain", action="store_true", help="also show which rules fired: denials per package and their outcome, request changes")
     p.set_defaults(func=_cmd_policy_eval)
 
+    from .admin_cli import add_admin_parsers
     from .detect.scan_cli import add_scan_parser
 
     add_scan_parser(sub)  # `ztgate scan`: the gateway's detectors over texts
+    add_admin_parsers(sub, policy, _settings)  # `ztgate usage`, `ztgate status`, `ztgate policy reload`
     return parser
 
 

@@ -102,6 +102,18 @@ class PolicyConfig:
 
 
 @dataclass(slots=True)
+class UsageConfig:
+    """Token, request and cost accounting; the limits themselves are policy (decision.limits)."""
+
+    enabled: bool = True
+    store: str = "memory"  # "memory" (one process) | "redis" (shared by workers and replicas)
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    fail_open: bool = False  # Redis down: false refuses requests (503); true counts locally and replays later
+    default_output_reserve: int = 4096  # output tokens reserved when neither request nor policy caps them
+    anomaly: bool = True  # per-identity baselines, as input.usage.anomaly
+
+
+@dataclass(slots=True)
 class DecisionLogConfig:
     """OPA-shaped decision logs (telemetry/decision_log.py): off by default, as in OPA."""
 
@@ -165,6 +177,9 @@ class Settings:
     tls: TlsConfig = field(default_factory=TlsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
     decision_log: DecisionLogConfig = field(default_factory=DecisionLogConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
+    # The admin gRPC API (proto/ztgate/v1/admin.proto) that `ztgate usage` and friends call; port 0: off.
+    control: Endpoint = field(default_factory=lambda: Endpoint(port=9903))
     inspect: InspectConfig = field(default_factory=InspectConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=_default_providers)
     upstream_timeout_s: float = 600.0  # long generations and reasoning models take minutes
@@ -208,6 +223,8 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: dict[str, str
     log_sink = settings.decision_log
     if log_sink.sink not in ("off", "stdout", "file") or (log_sink.sink == "file" and not log_sink.path):
         raise ConfigError("decision_log.sink must be off, stdout, or file with decision_log.path set")
+    if settings.usage.store not in ("memory", "redis"):
+        raise ConfigError("usage.store must be memory or redis")
     if settings.policy.engine not in ("embedded", "remote"):
         raise ConfigError("policy.engine must be embedded or remote")
     for name, provider in settings.enabled_providers().items():

@@ -30,6 +30,7 @@ from .policy.decision import parse_decision
 from .policy.engine import Engine, EmbeddedEngine, PolicyError, bundle_signature, load_bundle
 from .policy.http import HttpInfo
 from .policy.input import build_input
+from .usage.pricing import PriceTable
 
 log = logging.getLogger("ztgate.reload")
 
@@ -56,15 +57,25 @@ class PolicyStatus:
         }
 
 
-def detect_config(settings: Settings, engine: Engine) -> Any:
-    """data.ztgate.config.detect: from the embedded engine's data, else from the local bundle (a
-    remote OPA decides, but ztgate's detectors still take their settings from the shipped data)."""
+def policy_config(settings: Settings, engine: Engine) -> dict[str, Any]:
+    """data.ztgate.config: from the embedded engine's data, else from the local bundle (a remote OPA
+    decides, but ztgate's detectors and prices still take their settings from the shipped data)."""
     data = getattr(engine, "data", None)
     if data is None:
         directory = settings.path(settings.policy.dir)
         data = load_bundle(directory).data if directory.is_dir() else {}
-    detect = data.get("ztgate", {}).get("config", {}).get("detect")
-    return detect if isinstance(detect, dict) else None
+    config = data.get("ztgate", {}).get("config", {})
+    return config if isinstance(config, dict) else {}
+
+
+def section(config: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = config.get(name)
+    return value if isinstance(value, dict) else None
+
+
+def detect_config(settings: Settings, engine: Engine) -> Any:
+    """data.ztgate.config.detect: what the detectors are built from."""
+    return section(policy_config(settings, engine), "detect")
 
 
 def build_scanner(settings: Settings, detect: Any) -> Scanner | None:
@@ -131,7 +142,9 @@ class PolicyReloader:
             try:
                 engine = old.engine if self._settings.policy.engine == "remote" else load_engine(self._settings)
                 await smoke_test(engine)
-                detect = detect_config(self._settings, engine)
+                config = policy_config(self._settings, engine)
+                detect = section(config, "detect")
+                prices = PriceTable.load(section(config, "prices"))
                 scanner = old.scanner
                 if detect != old.detect_config:
                     scanner = await asyncio.to_thread(build_scanner, self._settings, detect)
@@ -142,6 +155,8 @@ class PolicyReloader:
                 log.error("policy reload (%s) rejected, revision %s stays in force: %s", trigger, old.revision, message)
                 return False
             self._gateway.policy = ActivePolicy(engine, scanner, detect)
+            if self._gateway.accountant is not None:
+                self._gateway.accountant.prices = prices
             self.status.reloads += 1
             self.status.revision, self.status.loaded_at = engine.revision, time.time()
             self.status.last_error = self.status.last_error_at = None

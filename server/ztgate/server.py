@@ -7,6 +7,7 @@ import gc
 import os
 import logging
 import signal
+from typing import Any
 
 import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
@@ -19,8 +20,15 @@ from .identity.keys import KeyStore
 from . import __version__
 from .policy.engine import Engine
 from .redact import Redactor
+from .admin import start_admin_server
 from .status_http import start_status_server
-from .reload import PolicyReloader, build_scanner, detect_config, load_engine, smoke_test
+from .reload import PolicyReloader, build_scanner, load_engine, policy_config, section, smoke_test
+from .usage.accountant import Accountant
+from .usage.anomaly import Baselines
+from .usage.estimate import preload as preload_tokenizers
+from .usage.memory_store import MemoryStore
+from .usage.pricing import PriceTable
+from .usage.store import UsageStore
 from .telemetry.audit import AuditLog
 from .telemetry.decision_log import DecisionLog
 
@@ -35,10 +43,28 @@ async def build_gateway(settings: Settings) -> Gateway:
     await smoke_test(engine)
     keys = KeyStore.load(settings.path(settings.keys_file))
     audit = AuditLog.open(settings.path(settings.audit.path) if settings.audit.sink == "file" else None)
-    detect = detect_config(settings, engine)
+    config = policy_config(settings, engine)
+    detect = section(config, "detect")
     scanner = build_scanner(settings, detect)
     redactor = Redactor.with_key(os.environ.get(settings.inspect.hash_key_env) if settings.inspect.hash_key_env else None)
-    return Gateway(settings, engine, keys, audit, scanner, redactor, _decision_log(settings), detect)
+    accountant = _accountant(settings, section(config, "prices"))
+    return Gateway(settings, engine, keys, audit, scanner, redactor, _decision_log(settings), detect, accountant)
+
+
+def _accountant(settings: Settings, prices: dict[str, Any] | None) -> Accountant | None:
+    config = settings.usage
+    if not config.enabled:
+        return None
+    store: UsageStore
+    if config.store == "redis":
+        from .usage.redis_store import RedisStore  # redis is only needed with a shared store
+
+        store = RedisStore(config.redis_url, fail_open=config.fail_open)
+    else:
+        store = MemoryStore()
+    preload_tokenizers()  # the OpenAI token tables load once here, not on the first request
+    baselines = Baselines() if config.anomaly else None
+    return Accountant(store, PriceTable.load(prices), baselines, default_output_reserve=config.default_output_reserve)
 
 
 async def _engine(settings: Settings) -> Engine:
@@ -99,6 +125,9 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
     log.info("ztgate ext_proc listening on %s (policy revision %s)", address, gateway.policy.revision)
     reloader.start()
     draining = False
+    admin_server = None
+    if settings.control.port:
+        admin_server = await start_admin_server(settings.control.host, settings.control.port, gateway, reloader)
     status_server = None
     if settings.status.port:
         status_server = await start_status_server(
@@ -119,6 +148,11 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
         log.info("shutting down: draining streams for up to %.0fs", settings.extproc.grace_period_s)
         await reloader.stop()
         await server.stop(settings.extproc.grace_period_s)
+        await gateway.drain(5.0)  # settlements of the last exchanges
+        if admin_server is not None:
+            await admin_server.stop(1.0)
+        if gateway.accountant is not None:
+            await gateway.accountant.store.close()
         if status_server is not None:
             await status_server.cleanup()
         gateway.audit.close()

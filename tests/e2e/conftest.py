@@ -110,6 +110,7 @@ def write_config(tmp: Path, provider_url: str, **overrides) -> Path:
         "listen": {"host": "127.0.0.1", "port": free_port()},
         "admin": {"host": "127.0.0.1", "port": free_port()},
         "status": {"host": "127.0.0.1", "port": free_port()},
+        "control": {"host": "127.0.0.1", "port": free_port()},
         "extproc": {"host": "127.0.0.1", "port": free_port(), "max_body_bytes": 2 * 1024 * 1024},
         "policy": {"dir": str(ROOT / "rego")},
         "keys_file": str(tmp / "keys.json"),

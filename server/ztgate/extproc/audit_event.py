@@ -26,7 +26,7 @@ def build_audit_event(ex: "Exchange") -> dict[str, Any]:
                 decision["shadow_reasons"] = shadow
         if ex.dry_run:
             decision["dry_run"] = True
-    usage = ex.response.usage
+    usage = ex.settled.usage if ex.settled is not None else ex.response.usage
     usage_fields: UsageFields | None = None
     if usage.input_tokens is not None or usage.output_tokens is not None:
         usage_fields = {
@@ -39,6 +39,11 @@ def build_audit_event(ex: "Exchange") -> dict[str, Any]:
             )
             if v is not None
         }  # type: ignore[assignment]
+        if ex.settled is not None:
+            if ex.settled.estimated:
+                usage_fields["estimated"] = True
+            if ex.settled.cost_usd is not None:
+                usage_fields["cost_usd"] = round(ex.settled.cost_usd, 8)
     content: ContentFields | None = None
     if ex.decision is not None and ex.decision.log_content and ex.llm is not None:
         content = {"prompt": [p.text for p in ex.llm.parts], "output": [ex.response.output_text]}
@@ -67,7 +72,16 @@ def build_audit_event(ex: "Exchange") -> dict[str, Any]:
         output_findings=ex.output_findings,
         redacted=ex.redacted,
         output_redacted=ex.output_redacted,
+        anomaly=_anomaly(ex.anomaly),
+        refused_limit=ex.refused_limit,
     )
+
+
+def _anomaly(assessment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The audit's anomaly: only when the baseline found something (a score above 0 with reasons)."""
+    if not assessment or not assessment.get("score") or not assessment.get("reasons"):
+        return None
+    return {"score": float(assessment["score"]), "reasons": list(assessment["reasons"])}
 
 
 def _trace_ids(traceparent: str) -> tuple[str | None, str | None]:

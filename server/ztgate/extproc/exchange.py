@@ -31,6 +31,8 @@ from .names import DECISION_ID_HEADER, DECISION_ID_KEY, JWT_NAMESPACE, JWT_PAYLO
 from .request import http_info, parse_json_body
 from .response import ResponseReader
 from .stream_guard import StreamGuard, Verdict
+from ..usage.accountant import Accountant, Admission, Refused, Settled
+from ..usage.store import StoreUnavailable
 
 log = logging.getLogger("ztgate.exchange")
 
@@ -55,6 +57,11 @@ class Exchange:
         self.decision_id = ""  # the request decision's id: decision log, audit line, response header
         self.dry_run = False  # global shadow mode: the decision was logged, not enforced
         self.output_shadow: list[str] = []  # what shadow rules or dry-run would have done to the answer
+        self.input_estimate = 0  # estimated input tokens (reserved before forwarding)
+        self.admission: Admission | None = None  # what this exchange reserved against its limits
+        self.settled: Settled | None = None  # the usage accounted when it ended
+        self.anomaly: dict[str, Any] | None = None  # the caller's anomaly assessment
+        self.refused_limit: str | None = None
         self.status: int | None = None  # what the client got
         self.error: tuple[str, str] | None = None  # (kind, message) for the audit line
         self.response = LLMResponse()
@@ -180,7 +187,11 @@ class Exchange:
 
     async def _tool_call_verdict(self) -> Verdict:
         """Ask the policy about the tool calls the model made (their arguments whole), phase "response"."""
-        calls = [tool_call(call.name, call.arguments, "response", call.id) for call in self.response.tool_calls]
+        # The client gets the arguments with pseudonyms restored: the policy judges those, real values.
+        calls = [
+            tool_call(call.name, restore_bytes(call.arguments.encode(), self.vault).decode(), "response", call.id)
+            for call in self.response.tool_calls
+        ]
         if not calls:
             return Verdict(blocked=False)
         return await self._output_verdict([], calls)
@@ -241,10 +252,21 @@ class Exchange:
         done = self._reader is not None and self._reader.done
         if self.error is None and self.upstream_started is not None and not done:
             self.error = ("disconnected", "stream ended before the response completed")
+        accountant = self.gateway.accountant
+        reached = self.upstream_started is not None and (self.status or 0) < 400
+        if accountant is not None and reached:
+            output = self.response.output_text + "".join(call.arguments for call in self.response.tool_calls)
+            self.settled = accountant.account(self.llm, self.response.usage, output, self.input_estimate)
         try:
             self.gateway.audit.write(build_audit_event(self))
         except Exception:
             log.exception("audit write failed")
+        if accountant is not None and (self.admission is not None or reached):
+            self.gateway.spawn(
+                accountant.settle(
+                    self.admission, self.settled, identity=self.identity, llm=self.llm, findings=self.findings, reached_provider=reached
+                )
+            )
 
     # ---- request decision --------------------------------------------------------------------------
 
@@ -279,8 +301,17 @@ class Exchange:
         except Exception as exc:  # a detector bug fails closed, like a policy failure
             log.exception("content inspection failed")
             return self._reject(adapter, 503, f"content inspection failed: {type(exc).__name__}", "inspection_error", kind="inspection")
+        accountant = self.gateway.accountant
+        usage_input: dict[str, Any] | None = None
+        if accountant is not None and route.has_body:
+            try:
+                usage_input = await accountant.snapshot(self.identity, self.llm, self.findings)
+            except StoreUnavailable as exc:
+                return self._reject(adapter, 503, f"usage store unavailable: {exc}", "usage_unavailable", kind="usage")
+            self.input_estimate = usage_input.get("input_tokens_estimate", 0)
+            self.anomaly = usage_input.get("anomaly")
         try:
-            evaluation = await self.gateway.decide(self.policy, http, self.identity, self.llm, findings=findings)
+            evaluation = await self.gateway.decide(self.policy, http, self.identity, self.llm, findings=findings, usage=usage_input)
         except PolicyFailure as exc:
             self.decision_id = exc.decision_id
             return self._reject(adapter, 503, f"policy evaluation failed: {exc}", "policy_error", kind="policy")
@@ -292,7 +323,26 @@ class Exchange:
             reject = self._reject(adapter, decision.http_status, decision.message, "policy_denied", headers=headers, kind="denied")
             reject.metadata = {**decision.dynamic_metadata, **(reject.metadata or {})}
             return reject
+        if accountant is not None and route.has_body:
+            refused = await self._reserve(accountant, adapter, decision)
+            if refused is not None:
+                return refused
         return self._allow(http, route, adapter, body_obj, decision)
+
+    async def _reserve(self, accountant: Accountant, adapter: ProviderAdapter, decision: Decision) -> Reject | None:
+        """Reserve the decision's limits before forwarding; a limit that does not fit is a 429."""
+        caps = [c for c in (decision.max_output_tokens, self.llm.max_output_tokens if self.llm is not None else None) if c]
+        cap = min(caps) if caps else None  # the most output the provider may produce
+        try:
+            admission = await accountant.admit(self.llm, decision.limits, cap, self.input_estimate)
+        except StoreUnavailable as exc:
+            return self._reject(adapter, 503, f"usage store unavailable: {exc}", "usage_unavailable", kind="usage")
+        if isinstance(admission, Refused):
+            self.refused_limit = admission.limit
+            headers = {"retry-after": str(admission.retry_after_s)}
+            return self._reject(adapter, 429, admission.message, "rate_limit_exceeded", headers=headers, kind="limit")
+        self.admission = admission
+        return None
 
     def _allow(self, http: HttpInfo, route: Route, adapter: ProviderAdapter, body_obj: Any, decision: Decision) -> Action:
         set_headers: dict[str, str] = {"accept-encoding": "identity"}  # never hand compressed bytes to a parser

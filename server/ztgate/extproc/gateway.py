@@ -7,9 +7,11 @@ an exchange keeps the one it started with, so a request and its answer are judge
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +27,7 @@ from ..providers.base import LLMRequest
 from ..redact import Redactor
 from ..telemetry.audit import AuditLog
 from ..telemetry.decision_log import DecisionLog
+from ..usage.accountant import Accountant
 from .names import JWT_PAYLOAD_KEY
 
 log = logging.getLogger("ztgate.gateway")
@@ -72,8 +75,10 @@ class Gateway:
         redactor: Redactor | None = None,
         decision_log: DecisionLog | None = None,
         detect_config: Any = None,
+        accountant: Accountant | None = None,
     ) -> None:
         self.settings = settings
+        self.accountant = accountant  # None: no usage accounting or limits
         self.policy = ActivePolicy(engine, scanner, detect_config)
         self.keys = keys
         self.audit = audit
@@ -86,6 +91,7 @@ class Gateway:
             jwt_payload_key=JWT_PAYLOAD_KEY,  # the key envoy_config tells jwt_authn to write
         )
         self._keys_checked = 0.0
+        self._background: set[asyncio.Task[Any]] = set()
 
     @property
     def engine(self) -> Engine:
@@ -111,10 +117,13 @@ class Gateway:
         *,
         findings: list[dict[str, Any]] | None = None,
         tool_calls: list[dict[str, Any]] | None = None,
+        usage: dict[str, Any] | None = None,
         phase: str = "request",
     ) -> Evaluation:
         """Ask the policy, log the decision, and return what to enforce (PolicyFailure: fail closed)."""
-        policy_input = build_input(http=http, identity=identity, llm=llm, findings=findings, tool_calls=tool_calls, phase=phase)
+        policy_input = build_input(
+            http=http, identity=identity, llm=llm, findings=findings, tool_calls=tool_calls, usage=usage, phase=phase
+        )
         started = time.perf_counter()
         try:
             answer = await policy.engine.decide(policy_input)
@@ -164,6 +173,22 @@ class Gateway:
             decision = Decision(allowed=True, reasons=["policy failure; fail-open"])
             return Evaluation(decision, eval_ms, decision_id, policy.revision, failure=reason)
         raise PolicyFailure(reason, decision_id)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run work after the exchange's reply (settlement), keeping it referenced until it ends."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work failed: %r", task.exception())
+
+    async def drain(self, timeout_s: float) -> None:
+        """Let pending settlements finish at shutdown, so no usage is lost."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout_s)
 
     def credential(self, provider: str) -> tuple[bool, str | None]:
         """(configured, value): an upstream that needs no key (a local vLLM) is configured with none."""

@@ -70,6 +70,7 @@ class UsageFields(TypedDict, total=False):
     cached_input_tokens: int
     cache_creation_input_tokens: int
     estimated: bool
+    cost_usd: float
 
 
 class ErrorFields(TypedDict, total=False):
@@ -107,6 +108,8 @@ def audit_event(
     output_findings: dict[str, int] | None = None,
     redacted: int | None = None,
     output_redacted: int | None = None,
+    anomaly: dict[str, Any] | None = None,
+    refused_limit: str | None = None,
 ) -> dict[str, Any]:
     """One exchange's AuditEvent as a dict keyed by the proto's field names.
 
@@ -138,6 +141,8 @@ def audit_event(
         "output_findings": output_findings or None,
         "redacted": redacted or None,
         "output_redacted": output_redacted or None,
+        "anomaly": anomaly,
+        "refused_limit": refused_limit,
     }
 
 
@@ -182,8 +187,8 @@ def scrub_credentials(text: str) -> str:
 
 # The fields a client or provider controls; the rest (ids, statuses, numbers, ztgate's own names)
 # cannot hold a credential, so scrubbing them would only cost time on the hot path.
-_FREE_TEXT = frozenset({"model", "response_model", "user_agent", "request_id", "source_address"})
-_FREE_TEXT_NESTED = {"error": ("message",), "decision": ("reasons", "shadow_reasons"), "content": ("prompt", "output")}
+_FREE_TEXT = frozenset({"model", "response_model", "user_agent", "request_id", "source_address", "refused_limit"})
+_FREE_TEXT_NESTED = {"error": ("message",), "decision": ("reasons", "shadow_reasons"), "anomaly": ("reasons",), "content": ("prompt", "output")}
 
 
 def _scrub(value: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AuditEvent(_message.Message):
-    __slots__ = ("schema_version", "time", "request_id", "trace_id", "span_id", "identity", "provider", "operation", "model", "response_model", "stream", "decision", "status", "latency_ms", "upstream_latency_ms", "usage", "source_address", "user_agent", "error", "content", "findings", "output_findings", "redacted", "output_redacted")
+    __slots__ = ("schema_version", "time", "request_id", "trace_id", "span_id", "identity", "provider", "operation", "model", "response_model", "stream", "decision", "status", "latency_ms", "upstream_latency_ms", "usage", "source_address", "user_agent", "error", "content", "findings", "output_findings", "redacted", "output_redacted", "anomaly", "refused_limit")
     class Identity(_message.Message):
         __slots__ = ("subject", "method", "groups", "key_id")
         SUBJECT_FIELD_NUMBER: _ClassVar[int]
@@ -40,18 +40,27 @@ class AuditEvent(_message.Message):
         shadow_reasons: _containers.RepeatedScalarFieldContainer[str]
         def __init__(self, allowed: _Optional[bool] = ..., http_status: _Optional[int] = ..., reasons: _Optional[_Iterable[str]] = ..., policy_revision: _Optional[str] = ..., decision_id: _Optional[str] = ..., dry_run: _Optional[bool] = ..., shadow_reasons: _Optional[_Iterable[str]] = ...) -> None: ...
     class Usage(_message.Message):
-        __slots__ = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens", "estimated")
+        __slots__ = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_creation_input_tokens", "estimated", "cost_usd")
         INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
         OUTPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
         CACHED_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
         CACHE_CREATION_INPUT_TOKENS_FIELD_NUMBER: _ClassVar[int]
         ESTIMATED_FIELD_NUMBER: _ClassVar[int]
+        COST_USD_FIELD_NUMBER: _ClassVar[int]
         input_tokens: int
         output_tokens: int
         cached_input_tokens: int
         cache_creation_input_tokens: int
         estimated: bool
-        def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., cache_creation_input_tokens: _Optional[int] = ..., estimated: _Optional[bool] = ...) -> None: ...
+        cost_usd: float
+        def __init__(self, input_tokens: _Optional[int] = ..., output_tokens: _Optional[int] = ..., cached_input_tokens: _Optional[int] = ..., cache_creation_input_tokens: _Optional[int] = ..., estimated: _Optional[bool] = ..., cost_usd: _Optional[float] = ...) -> None: ...
+    class Anomaly(_message.Message):
+        __slots__ = ("score", "reasons")
+        SCORE_FIELD_NUMBER: _ClassVar[int]
+        REASONS_FIELD_NUMBER: _ClassVar[int]
+        score: float
+        reasons: _containers.RepeatedScalarFieldContainer[str]
+        def __init__(self, score: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
     class Error(_message.Message):
         __slots__ = ("kind", "message")
         KIND_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +113,8 @@ class AuditEvent(_message.Message):
     OUTPUT_FINDINGS_FIELD_NUMBER: _ClassVar[int]
     REDACTED_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_REDACTED_FIELD_NUMBER: _ClassVar[int]
+    ANOMALY_FIELD_NUMBER: _ClassVar[int]
+    REFUSED_LIMIT_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     time: _timestamp_pb2.Timestamp
     request_id: str
@@ -128,4 +139,6 @@ class AuditEvent(_message.Message):
     output_findings: _containers.ScalarMap[str, int]
     redacted: int
     output_redacted: int
-    def __init__(self, schema_version: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., identity: _Optional[_Union[AuditEvent.Identity, _Mapping]] = ..., provider: _Optional[str] = ..., operation: _Optional[str] = ..., model: _Optional[str] = ..., response_model: _Optional[str] = ..., stream: _Optional[bool] = ..., decision: _Optional[_Union[AuditEvent.Decision, _Mapping]] = ..., status: _Optional[int] = ..., latency_ms: _Optional[float] = ..., upstream_latency_ms: _Optional[float] = ..., usage: _Optional[_Union[AuditEvent.Usage, _Mapping]] = ..., source_address: _Optional[str] = ..., user_agent: _Optional[str] = ..., error: _Optional[_Union[AuditEvent.Error, _Mapping]] = ..., content: _Optional[_Union[AuditEvent.Content, _Mapping]] = ..., findings: _Optional[_Mapping[str, int]] = ..., output_findings: _Optional[_Mapping[str, int]] = ..., redacted: _Optional[int] = ..., output_redacted: _Optional[int] = ...) -> None: ...
+    anomaly: AuditEvent.Anomaly
+    refused_limit: str
+    def __init__(self, schema_version: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., identity: _Optional[_Union[AuditEvent.Identity, _Mapping]] = ..., provider: _Optional[str] = ..., operation: _Optional[str] = ..., model: _Optional[str] = ..., response_model: _Optional[str] = ..., stream: _Optional[bool] = ..., decision: _Optional[_Union[AuditEvent.Decision, _Mapping]] = ..., status: _Optional[int] = ..., latency_ms: _Optional[float] = ..., upstream_latency_ms: _Optional[float] = ..., usage: _Optional[_Union[AuditEvent.Usage, _Mapping]] = ..., source_address: _Optional[str] = ..., user_agent: _Optional[str] = ..., error: _Optional[_Union[AuditEvent.Error, _Mapping]] = ..., content: _Optional[_Union[AuditEvent.Content, _Mapping]] = ..., findings: _Optional[_Mapping[str, int]] = ..., output_findings: _Optional[_Mapping[str, int]] = ..., redacted: _Optional[int] = ..., output_redacted: _Optional[int] = ..., anomaly: _Optional[_Union[AuditEvent.Anomaly, _Mapping]] = ..., refused_limit: _Optional[str] = ...) -> None: ...
