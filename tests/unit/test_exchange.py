@@ -830,3 +830,26 @@ def test_a_refused_tool_call_in_a_buffered_answer_is_replaced_by_an_error(make_g
     body = actions[-1].body
     assert b"evil.example" not in body
     assert orjson.loads(body)["error"]["message"].startswith("output blocked: send_email may only write to example.com")
+
+
+# ---- telemetry: every finished exchange reaches the observers with its phases ------------------------
+
+
+def test_a_finished_exchange_reaches_observers_with_its_phases_and_their_span_ids_reach_the_audit(gate: Gate) -> None:
+    records = []
+
+    class Recorder:
+        def exchange(self, record):
+            records.append(record)
+            return "ab" * 16, "cd" * 8
+
+    gate.gateway.observers = [Recorder()]
+    ex, _ = gate.post(OPENAI)
+    gate.respond(ex, JSON_RESPONSE, b"")
+    (record,) = records
+    names = [phase.name for phase in record.phases]
+    assert names[:4] == ["identify", "parse", "detect", "policy"] and "upstream" in names
+    assert all(record.start_ns <= p.start_ns <= p.end_ns <= record.end_ns for p in record.phases)
+    assert record.event["decision"]["allowed"] is True and record.groups == ("developers",)
+    line = gate.last_audit()
+    assert (line["trace_id"], line["span_id"]) == ("ab" * 16, "cd" * 8)

@@ -31,6 +31,7 @@ from .names import DECISION_ID_HEADER, DECISION_ID_KEY, JWT_NAMESPACE, JWT_PAYLO
 from .request import http_info, parse_json_body
 from .response import ResponseReader
 from .stream_guard import StreamGuard, Verdict
+from ..telemetry.observe import ExchangeRecord, PhaseClock
 from ..usage.accountant import Accountant, Admission, Refused, Settled
 from ..usage.store import StoreUnavailable
 
@@ -43,6 +44,7 @@ class Exchange:
         self.gateway = gateway
         self.policy = gateway.policy  # the policy in force when the exchange began judges all of it
         self.trace_context = trace_context or {}
+        self.clock = PhaseClock()  # phase timings, for spans and metrics when the exchange ends
         self.started = time.perf_counter()
         self.started_wall = time.time()
         self.attributes: dict[str, Any] = {}
@@ -78,6 +80,7 @@ class Exchange:
         self._reader: ResponseReader | None = None
         self._guard: StreamGuard | None = None
         self._finished = False
+        self._upstream_marked = False
 
     # ---- inputs from Envoy -------------------------------------------------------------------------
 
@@ -150,7 +153,12 @@ class Exchange:
                     self.adapter, self.policy.scanner, self._output_verdict, self.gateway.redactor, self.vault, final_check
                 )
             if self._guard is not None:
-                return await self._guarded(events, end_of_stream)
+                scan_started = time.perf_counter()
+                guarded = await self._guarded(events, end_of_stream)
+                self.clock.scanned(scan_started)
+                if end_of_stream:
+                    self._upstream_done()
+                return guarded
         except Exception as exc:  # a malformed upstream body must never break the client's stream
             log.warning("response parsing failed: %s", exc)
             self.error = ("response_parse", str(exc)[:200])
@@ -167,9 +175,18 @@ class Exchange:
         if reader.holding and not end_of_stream:
             return Continue(body=b"")  # held until the whole answer can be inspected
         if end_of_stream:
+            self._upstream_done()
+            scan_started = time.perf_counter()
             body = await self._finish_output() if reader.holding else None
+            self.clock.scanned(scan_started)
             return Continue(body=body, metadata=self._usage_metadata())
         return PASS
+
+    def _upstream_done(self) -> None:
+        """The provider's answer has ended: its time is the upstream phase."""
+        if self.upstream_started is not None and not self._upstream_marked:
+            self._upstream_marked = True
+            self.clock.mark("upstream", self.upstream_started)
 
     async def _guarded(self, events: list[SSEEvent], end_of_stream: bool) -> Continue:
         """A stream under inspection: what the guard releases replaces what arrived."""
@@ -198,6 +215,7 @@ class Exchange:
 
     async def _output_verdict(self, findings: list[Finding], tool_calls: list[dict[str, Any]] | None = None) -> Verdict:
         """Ask the policy about the answer (phase "response"); a failing policy blocks (fail closed)."""
+        started = time.perf_counter()
         try:
             evaluation = await self.gateway.decide(
                 self.policy,
@@ -210,6 +228,8 @@ class Exchange:
             )
         except PolicyFailure as exc:
             return Verdict(blocked=True, reason=f"output policy failed: {exc}")
+        finally:
+            self.clock.mark("response_policy", started)
         decision = evaluation.decision
         self.output_shadow.extend(r for r in decision.shadow_reasons if r not in self.output_shadow)
         return Verdict(blocked=not decision.allowed, reason=decision.message, modes=redaction_modes(decision.redactions))
@@ -258,7 +278,9 @@ class Exchange:
             output = self.response.output_text + "".join(call.arguments for call in self.response.tool_calls)
             self.settled = accountant.account(self.llm, self.response.usage, output, self.input_estimate)
         try:
-            self.gateway.audit.write(build_audit_event(self))
+            event = build_audit_event(self)
+            self.gateway.observe(self._record(event))
+            self.gateway.audit.write(event)
         except Exception:
             log.exception("audit write failed")
         if accountant is not None and (self.admission is not None or reached):
@@ -267,6 +289,10 @@ class Exchange:
                     self.admission, self.settled, identity=self.identity, llm=self.llm, findings=self.findings, reached_provider=reached
                 )
             )
+
+    def _record(self, event: dict[str, Any]) -> ExchangeRecord:
+        groups = tuple(self.identity.groups) if self.identity is not None else ()
+        return ExchangeRecord(event, self.clock.finish(), self.trace_context, self.clock.start_ns, time.time_ns(), groups)
 
     # ---- request decision --------------------------------------------------------------------------
 
@@ -279,42 +305,57 @@ class Exchange:
         adapter = self.adapter = get_adapter(route.provider)
         query = urlsplit(self.headers.get(":path", "")).query  # http.path has ?key= removed already
 
+        started = time.perf_counter()
         try:
             self.identity = self.gateway.identify(self.headers, query, self.metadata)
         except AuthError as exc:
             if presented_api_key(self.headers, query) is not None or self._jwt_claims() is not None:
                 return self._reject(adapter, 401, exc.message, exc.code, kind="auth")
             self.identity = None  # no credential at all: the policy decides (the default requires one)
+        finally:
+            self.clock.mark("identify", started)
 
         body_obj: Any = None
         if route.has_body:
+            started = time.perf_counter()
             try:
                 body_obj = parse_json_body(body, self.headers, self.gateway.settings.extproc.max_body_bytes)
                 self.llm = adapter.parse_request(route, body_obj)
             except RequestError as exc:
                 return self._reject(adapter, exc.status, exc.message, exc.code, kind="bad_request")
+            finally:
+                self.clock.mark("parse", started)
         else:
             self.llm = LLMRequest(route.provider, route.operation, route.model, False, None)
 
+        started = time.perf_counter()
         try:
             findings = self._inspect_request()
         except Exception as exc:  # a detector bug fails closed, like a policy failure
             log.exception("content inspection failed")
             return self._reject(adapter, 503, f"content inspection failed: {type(exc).__name__}", "inspection_error", kind="inspection")
+        finally:
+            self.clock.mark("detect", started)
         accountant = self.gateway.accountant
         usage_input: dict[str, Any] | None = None
         if accountant is not None and route.has_body:
+            started = time.perf_counter()
             try:
                 usage_input = await accountant.snapshot(self.identity, self.llm, self.findings)
             except StoreUnavailable as exc:
                 return self._reject(adapter, 503, f"usage store unavailable: {exc}", "usage_unavailable", kind="usage")
+            finally:
+                self.clock.mark("usage", started)
             self.input_estimate = usage_input.get("input_tokens_estimate", 0)
             self.anomaly = usage_input.get("anomaly")
+        started = time.perf_counter()
         try:
             evaluation = await self.gateway.decide(self.policy, http, self.identity, self.llm, findings=findings, usage=usage_input)
         except PolicyFailure as exc:
             self.decision_id = exc.decision_id
             return self._reject(adapter, 503, f"policy evaluation failed: {exc}", "policy_error", kind="policy")
+        finally:
+            self.clock.mark("policy", started)
         self.decision, self.eval_ms = evaluation.decision, evaluation.eval_ms
         self.decision_id, self.dry_run = evaluation.decision_id, evaluation.dry_run
         decision = evaluation.decision
@@ -324,7 +365,9 @@ class Exchange:
             reject.metadata = {**decision.dynamic_metadata, **(reject.metadata or {})}
             return reject
         if accountant is not None and route.has_body:
+            started = time.perf_counter()
             refused = await self._reserve(accountant, adapter, decision)
+            self.clock.mark("usage", started)
             if refused is not None:
                 return refused
         return self._allow(http, route, adapter, body_obj, decision)

@@ -27,6 +27,7 @@ from ..providers.base import LLMRequest
 from ..redact import Redactor
 from ..telemetry.audit import AuditLog
 from ..telemetry.decision_log import DecisionLog
+from ..telemetry.observe import ExchangeRecord, Observer
 from ..usage.accountant import Accountant
 from .names import JWT_PAYLOAD_KEY
 
@@ -76,9 +77,11 @@ class Gateway:
         decision_log: DecisionLog | None = None,
         detect_config: Any = None,
         accountant: Accountant | None = None,
+        observers: list[Observer] | None = None,
     ) -> None:
         self.settings = settings
         self.accountant = accountant  # None: no usage accounting or limits
+        self.observers = observers or []  # tracing and metrics, handed each finished exchange
         self.policy = ActivePolicy(engine, scanner, detect_config)
         self.keys = keys
         self.audit = audit
@@ -173,6 +176,17 @@ class Gateway:
             decision = Decision(allowed=True, reasons=["policy failure; fail-open"])
             return Evaluation(decision, eval_ms, decision_id, policy.revision, failure=reason)
         raise PolicyFailure(reason, decision_id)
+
+    def observe(self, record: ExchangeRecord) -> None:
+        """Hand a finished exchange to tracing and metrics; a tracer's span ids go into the audit line."""
+        for observer in self.observers:
+            try:
+                ids = observer.exchange(record)
+            except Exception:  # telemetry must never break an exchange
+                log.exception("observer %s failed", type(observer).__name__)
+                continue
+            if ids is not None:
+                record.event["trace_id"], record.event["span_id"] = ids
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run work after the exchange's reply (settlement), keeping it referenced until it ends."""
