@@ -28,8 +28,11 @@ default direction := "input"
 
 direction := "output" if response
 
-# Where a finding sits, for reasons: never the matched value.
-where(finding) := sprintf("%s of message %d (%s)", [finding.location.part, finding.location.message_index, finding.location.role]) if {
+# Where a finding sits, for reasons: never the matched value. A top-level system prompt (Anthropic
+# "system", Gemini "systemInstruction", Responses "instructions") has message_index -1.
+where(finding) := sprintf("%s of the system prompt", [finding.location.part]) if {
+	finding.location.message_index == -1
+} else := sprintf("%s of message %d (%s)", [finding.location.part, finding.location.message_index, finding.location.role]) if {
 	finding.location
 } else := "the response"
 

@@ -32,6 +32,7 @@ test_direction_follows_the_phase if {
 test_where_names_the_part_or_the_response if {
 	lib.where({"location": {"part": "text", "message_index": 2, "role": "user"}}) == "text of message 2 (user)"
 	lib.where({"detector": "pii"}) == "the response"
+	lib.where({"location": {"part": "text", "message_index": -1, "role": "system"}}) == "text of the system prompt"
 }
 
 test_matches_exact_and_wildcards if {
