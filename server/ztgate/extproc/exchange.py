@@ -8,35 +8,30 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 
-from ..detect.base import Finding
-from ..detect.scanner import LocatedFinding, finding_dict, policy_findings
+from ..detect.scanner import LocatedFinding, policy_findings
 from ..identity import AuthError, Identity
 from ..identity.credentials import CREDENTIAL_HEADERS, presented_api_key
 from ..policy.decision import Decision
 from ..policy.http import HttpInfo
-from ..policy.input import tool_call
 from ..providers import get_adapter, provider_for_unknown_path, resolve_route
-from ..providers.base import LLMRequest, LLMResponse, ProviderAdapter, RequestError, RequestRewrite, Route, SSEEvent
-from ..redact import Vault, redact_answer, redact_request, redaction_modes, restore_bytes
+from ..providers.base import LLMRequest, LLMResponse, ProviderAdapter, RequestError, RequestRewrite, Route
+from ..redact import Vault, redact_request, redaction_modes
 from .actions import PASS, Action, Continue, Reject
+from .answer import Answer, count_findings, response_status
 from .audit_event import build_audit_event
 from .gateway import Gateway, PolicyFailure
 from .names import DECISION_ID_HEADER, DECISION_ID_KEY, JWT_NAMESPACE, JWT_PAYLOAD_KEY
 from .request import http_info, parse_json_body
-from .response import ResponseReader
-from .stream_guard import StreamGuard, Verdict
 from ..telemetry.observe import ExchangeRecord, PhaseClock
 from ..usage.accountant import Accountant, Admission, Refused, Settled
 from ..usage.store import StoreUnavailable
 
 log = logging.getLogger("ztgate.exchange")
-
 
 
 class Exchange:
@@ -76,11 +71,8 @@ class Exchange:
         self.upstream_started: float | None = None
         self._body_chunks: list[bytes] = []
         self._body_size = 0
-        self._response_started = False
-        self._reader: ResponseReader | None = None
-        self._guard: StreamGuard | None = None
+        self.answer = Answer(self)  # the response side
         self._finished = False
-        self._upstream_marked = False
 
     # ---- inputs from Envoy -------------------------------------------------------------------------
 
@@ -140,127 +132,7 @@ class Exchange:
         return PASS
 
     async def on_response_body(self, chunk: bytes, end_of_stream: bool) -> Action:
-        if not self._response_started:
-            self._start_response()
-        reader = self._reader
-        if reader is None:
-            return Continue(metadata=self._usage_metadata()) if end_of_stream else PASS
-        try:
-            events = reader.feed(chunk, end_of_stream)
-            if self._guard is None and reader.streaming and self._rewrites_output():
-                final_check = self._tool_call_verdict if self.llm is not None and self.llm.tools else None
-                self._guard = StreamGuard(
-                    self.adapter, self.policy.scanner, self._output_verdict, self.gateway.redactor, self.vault, final_check
-                )
-            if self._guard is not None:
-                scan_started = time.perf_counter()
-                guarded = await self._guarded(events, end_of_stream)
-                self.clock.scanned(scan_started)
-                if end_of_stream:
-                    self._upstream_done()
-                return guarded
-        except Exception as exc:  # a malformed upstream body must never break the client's stream
-            log.warning("response parsing failed: %s", exc)
-            self.error = ("response_parse", str(exc)[:200])
-            if self._guard is not None and self._guard.blocked is None:
-                # Inspected output that cannot be inspected any more is cut off (fail closed).
-                self._guard.blocked = "output inspection failed"
-                return Continue(body=self._guard.cut())
-            held = reader.holding
-            reader.stop()
-            if held:  # release what was held, unchanged: the client gets the provider's bytes
-                return Continue(body=b"".join(reader.raw))
-        if reader.too_large and self.error is None:
-            self.error = ("response_too_large", "response body too large to account")
-        if reader.holding and not end_of_stream:
-            return Continue(body=b"")  # held until the whole answer can be inspected
-        if end_of_stream:
-            self._upstream_done()
-            scan_started = time.perf_counter()
-            body = await self._finish_output() if reader.holding else None
-            self.clock.scanned(scan_started)
-            return Continue(body=body, metadata=self._usage_metadata())
-        return PASS
-
-    def _upstream_done(self) -> None:
-        """The provider's answer has ended: its time is the upstream phase."""
-        if self.upstream_started is not None and not self._upstream_marked:
-            self._upstream_marked = True
-            self.clock.mark("upstream", self.upstream_started)
-
-    async def _guarded(self, events: list[SSEEvent], end_of_stream: bool) -> Continue:
-        """A stream under inspection: what the guard releases replaces what arrived."""
-        guard = self._guard
-        assert guard is not None
-        out = await guard.feed(events)
-        if end_of_stream:
-            out += await guard.close()
-        if guard.blocked is not None and self.error is None:
-            self.error = ("output_blocked", f"{guard.blocked} (cut after {guard.released_chars} characters)")
-        self.output_findings = _counts(guard.findings)
-        self.output_redacted = guard.redacted
-        metadata = self._usage_metadata() if end_of_stream else None
-        return Continue(body=out, metadata=metadata)
-
-    async def _tool_call_verdict(self) -> Verdict:
-        """Ask the policy about the tool calls the model made (their arguments whole), phase "response"."""
-        # The client gets the arguments with pseudonyms restored: the policy judges those, real values.
-        calls = [
-            tool_call(call.name, restore_bytes(call.arguments.encode(), self.vault).decode(), "response", call.id)
-            for call in self.response.tool_calls
-        ]
-        if not calls:
-            return Verdict(blocked=False)
-        return await self._output_verdict([], calls)
-
-    async def _output_verdict(self, findings: list[Finding], tool_calls: list[dict[str, Any]] | None = None) -> Verdict:
-        """Ask the policy about the answer (phase "response"); a failing policy blocks (fail closed)."""
-        started = time.perf_counter()
-        try:
-            evaluation = await self.gateway.decide(
-                self.policy,
-                self._http_info(),
-                self.identity,
-                self.llm,
-                findings=[finding_dict(f) for f in findings],
-                tool_calls=tool_calls,
-                phase="response",
-            )
-        except PolicyFailure as exc:
-            return Verdict(blocked=True, reason=f"output policy failed: {exc}")
-        finally:
-            self.clock.mark("response_policy", started)
-        decision = evaluation.decision
-        self.output_shadow.extend(r for r in decision.shadow_reasons if r not in self.output_shadow)
-        return Verdict(blocked=not decision.allowed, reason=decision.message, modes=redaction_modes(decision.redactions))
-
-    async def _finish_output(self) -> bytes:
-        """The held JSON answer, inspected and rewritten: output findings redacted as the policy says
-        (before pseudonyms come back, so the user's own values are not flagged), then restored."""
-        assert self._reader is not None
-        text = b"".join(self._reader.raw).decode("utf-8", "replace")
-        scanner = self.policy.scanner
-        output = self.response.output_text + "".join(call.arguments for call in self.response.tool_calls)
-        if scanner is not None and self.gateway.settings.inspect.scan_output and output:
-            findings = scanner.scan_text(output, "output")
-            if findings:
-                self.output_findings = _counts(findings)
-                verdict = await self._output_verdict(findings)
-                if verdict.blocked and self.error is None:
-                    # The answer's headers are already downstream, so a block cannot become an error
-                    # status here: every finding is masked instead, and the audit says it was blocked.
-                    self.error = ("output_blocked", verdict.reason)
-                text, self.output_redacted = redact_answer(
-                    text, output, findings, self.gateway.redactor, self.vault, modes=verdict.modes, mask_all=verdict.blocked
-                )
-        if self.response.tool_calls and self.llm is not None and self.llm.tools:
-            verdict = await self._tool_call_verdict()
-            if verdict.blocked and self.adapter is not None:
-                # A refused tool call must not reach the client in any form: the answer is replaced by
-                # the provider's error body (the 200 status has already gone downstream).
-                self.error = ("output_blocked", verdict.reason)
-                return self.adapter.error_body(403, f"output blocked: {verdict.reason}", "policy_denied")
-        return restore_bytes(text.encode(), self.vault)
+        return await self.answer.on_body(chunk, end_of_stream)
 
     def finish(self) -> None:
         """Write the audit line; called once when Envoy closes the stream, however it ends."""
@@ -268,8 +140,8 @@ class Exchange:
             return
         self._finished = True
         if self.status is None:
-            self.status = _status(self.attributes.get("response.code"))
-        done = self._reader is not None and self._reader.done
+            self.status = response_status(self.attributes.get("response.code"))
+        done = self.answer.done
         if self.error is None and self.upstream_started is not None and not done:
             self.error = ("disconnected", "stream ended before the response completed")
         accountant = self.gateway.accountant
@@ -297,7 +169,7 @@ class Exchange:
     # ---- request decision --------------------------------------------------------------------------
 
     async def _decide(self, body: bytes | None) -> Action:
-        http = self._http_info()
+        http = self.policy_http()
         route = resolve_route(http.method, http.path)
         if route is None:
             return self._reject(get_adapter(provider_for_unknown_path(http.path)), 404, f"no API route for {http.method} {urlsplit(http.path).path}", "not_found")
@@ -458,7 +330,7 @@ class Exchange:
         if scanner is None or self.llm is None or not self.llm.parts:
             return None
         self._located = scanner.scan_request(self.llm)
-        self.findings = _counts(lf.finding for lf in self._located)
+        self.findings = count_findings(lf.finding for lf in self._located)
         return policy_findings(self._located)
 
     def _redact_request(self, body_obj: Any, decision: Decision) -> bool:
@@ -487,51 +359,9 @@ class Exchange:
             meta["provider"] = self.route.provider
         return meta
 
-    def _http_info(self) -> HttpInfo:
+    def policy_http(self) -> HttpInfo:
+        """The request's HTTP facts as the policy sees them."""
         return http_info(self.headers, self.attributes, self.metadata)
 
     def _jwt_claims(self) -> Any:
         return (self.metadata.get(JWT_NAMESPACE) or {}).get(JWT_PAYLOAD_KEY)
-
-    # ---- response ----------------------------------------------------------------------------------
-
-    def _start_response(self) -> None:
-        self._response_started = True
-        self.status = _status(self.attributes.get("response.code")) or self.status
-        if self.adapter is not None:
-            self._reader = ResponseReader(self.adapter, self.response, self._rewrites_output)
-
-    def _rewrites_output(self) -> bool:
-        """Whether the answer may need rewriting (output to inspect, pseudonyms to restore): then a JSON
-        answer is held whole and a stream goes through the guard. Pseudonyms only exist where a
-        scanner found something to replace, so both need the scanner."""
-        if self.policy.scanner is None:
-            return False
-        offers_tools = self.llm is not None and bool(self.llm.tools)  # the answer's tool calls are judged whole
-        return self.gateway.settings.inspect.scan_output or bool(self.vault.originals) or offers_tools
-
-    def _usage_metadata(self) -> dict[str, Any]:
-        usage = self.response.usage
-        meta: dict[str, Any] = {}
-        if usage.input_tokens is not None:
-            meta["input_tokens"] = usage.input_tokens
-        if usage.output_tokens is not None:
-            meta["output_tokens"] = usage.output_tokens
-        if self.response.model:
-            meta["response_model"] = self.response.model
-        return meta
-
-
-def _counts(findings: Iterable[Finding]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for f in findings:
-        key = f"{f.detector}:{f.type}"
-        counts[key] = counts.get(key, 0) + 1
-    return counts
-
-
-def _status(value: Any) -> int | None:
-    try:
-        return int(value) or None
-    except (TypeError, ValueError):
-        return None
