@@ -412,12 +412,21 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     feats = [features(t) for t in texts]
     rules = np.array([rules_only.analyze(t).rule_score for t in texts])
+    # The attack rows left out of model training still count in the evaluation (as misses when
+    # missed), so cross-validated recall counts them too: scored by the rules and by the fold models,
+    # none of which saw them (their logits averaged).
+    kept = {id(s) for s in train}
+    left_out = [s.text for s in all_train if s.label and id(s) not in kept]
+    left_feats = [features(t) for t in left_out]
+    left_rules = np.array([rules_only.analyze(t).rule_score for t in left_out])
 
     folds = list(GroupKFold(FOLDS).split(texts, y, groups))
     src = np.array(source)
     names = sorted(set(source))
     print(f"## {FOLDS}-fold group cross-validation on the training half (rules + model, out-of-fold),")
     print("with the operating point of _operating_point (cross-source bound included)\n")
+    print("recall: of all the training half's attack texts, as bench/quality_injection.py counts them (the")
+    print("model_excluded ones included); FPR: of its benign texts\n")
     print(f"| C | weights kept | offset | recall | FPR |\n|---|---|---|---|---|")
     results = []
     for C in GRID_C:
@@ -436,16 +445,20 @@ def main(argv: list[str] | None = None) -> int:
             for target, fitted in ((z, fits), (cross, cross_fits)):
                 for dv, m, b in fitted:
                     target[b] = dv.transform([feats[i] for i in b]) @ _pruned(m.coef_[0], keep) + m.intercept_[0]
+            left_z = np.zeros(len(left_out))
+            for dv, m, _ in fits:
+                left_z += (dv.transform(left_feats) @ _pruned(m.coef_[0], keep) + m.intercept_[0]) / len(fits)
             offset = _operating_point(z, cross, rules, y, kind, src)
             s = _combined(z, rules, offset)[corpus]
-            recall = float((s[y[corpus] == 1] >= 0.5).mean())
+            hits = int((s[y[corpus] == 1] >= 0.5).sum()) + int((_combined(left_z, left_rules, offset) >= 0.5).sum())
+            recall = hits / (int(y[corpus].sum()) + len(left_out))
             fpr = float((s[y[corpus] == 0] >= 0.5).mean())
             print(f"| {C:g} | {keep} | {offset:.3f} | {recall:.4f} | {fpr:.4f} |")
             results.append((C, keep, offset, recall, fpr, cross))
     # One-standard-error rule: the simplest configuration (fewest weights, then the strongest
     # regularisation) whose recall is within one standard error of the best.
     top = max(r[3] for r in results)
-    se = math.sqrt(top * (1 - top) / int(y[corpus].sum()))
+    se = math.sqrt(top * (1 - top) / (int(y[corpus].sum()) + len(left_out)))
     C, keep, offset, cv_recall, cv_fpr, cross = min(
         (r for r in results if r[3] >= top - se), key=lambda r: (r[1], r[0])
     )

@@ -23,6 +23,13 @@ the Spanish infinitive "olvidar todo", the "DAN can ..." and "not limited by ...
 from training-half misses), "hijacked" narrowed so that a mere mention of prompt injection (this
 project's own design notes) no longer fires, and weak rules that rescued no training attack lowered to 0.25
 (stay_in_character, system_prompt, when_user_asks, developer_mode, password, line_assistant).
+
+Second round (issue 3), written from the English rules and the techniques, checked against the
+training half only: the German, French and Spanish counterparts of English techniques that had none
+(task switch after praise, "pretend you have no rules", a header announcing new instructions, "repeat
+the text above", hiding from the user, exfiltration) and "you are not an AI (but ...)" in all four.
+Start conditions were tightened for speed; the anchored matches are unchanged (checked against a
+full search on every corpus text).
 """
 
 from __future__ import annotations
@@ -164,10 +171,15 @@ ROLE_WORDS = r"(?:system|assistant|user|human|developer|admin|administrator|root
 
 # First words (lowercase prefixes; "=word" for the whole word) at which each rule can start. The
 # detector tries a rule only at the tokens that can start it (an anchored match), so a text costs one
-# tokenisation plus a few anchored attempts instead of a scan per rule. "word/next" also asks the next
-# word to start with "next" (for rules that start with a common word: "=you/are"). A "~text" entry
-# instead makes the rule a plain search over the text, run when that (lowercase) text occurs; for
-# markup rules.
+# tokenisation plus a few anchored attempts instead of a scan per rule. Conditions on the neighbours
+# keep rules that start at common words from being tried everywhere:
+#   "word/next"       the following word must start with "next" ("=you/are");
+#   "word/a|b"        ... with "a" or "b";
+#   "a|b<word"        the word before must start with "a" or "b" (for rules whose lookbehind reaches back
+#                     over that word; `after()` builds these);
+# and NEEDS (at the end of this file) names words one of which the whole text must contain. A "~text"
+# entry instead makes the rule a plain search over the text, run when that (lowercase) text occurs;
+# for markup rules.
 # tests/unit/test_detect_injection.py checks that the anchored matches equal unanchored searches.
 EN_IGNORE_WORD_STARTS = (
     "ignor disregard forget forgot skip omit discard disobey rescind revoke nullify negate invalidate "
@@ -228,7 +240,8 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"programming|guardrails|safety\s+(?:protocols|measures|rules|guidelines)|security\s+measures|"
      r"censorship|content\s+polic(?:y|ies))\b"),
     ("en.override.bare", "instruction_override", 0.7, EN_IGNORE_WORD_STARTS,
-     rf"\b{EN_IGNORE_WORD}\s+(?:instructions?|directions|directives|prompts|rules|guidelines|commands|orders)\b"),
+     rf"\b{EN_IGNORE_WORD}\s+(?:about\s+)?(?:instructions?|directions|directives|prompts|rules|guidelines|commands|"
+     r"orders)\b"),
     ("en.override.above", "instruction_override", 0.9, "ignore disregard forget skip",
      rf"\b(?:ignore|disregard|forget|skip)\s+(?:all\s+|everything\s+)?(?:of\s+)?(?:the\s+)?(?:above|previous|"
      r"preceding|foregoing|prior)\b(?=\s*+(?:[.,;:!)\n]|$|and\b|then\b|instead\b|but\b|completely\b|"
@@ -296,8 +309,8 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"[^\n.]{0,40}?\b(?:be|are|is)\s+(?:now\s+|hereby\s+)?)(?:ignored|disregarded|forgotten|overridden|"
      r"overwritten|void|null|cancel(?:l)?ed|revoked|obsolete|invalid|false|lifted|suspended|deleted|"
      r"no\s+longer\s+(?:valid|apply|applicable|in\s+effect))\b"),
-    ("en.override.pretend_no_rules", "instruction_override", 0.8, "=act pretend behave imagine",
-     rf"\b(?:act|pretend|behave|imagine)\s+(?:like\s+|as\s+if\s+|as\s+though\s+|that\s+)?you\s+"
+    ("en.override.pretend_no_rules", "instruction_override", 0.8, "=act pretend behave imagine suppose assume",
+     rf"\b(?:act|pretend|behave|imagine|suppose|assume)\s+(?:like\s+|as\s+if\s+|as\s+though\s+|that\s+)?you\s+"
      rf"(?:don{APOS}?t|do\s+not|didn{APOS}?t|did\s+not|never|no\s+longer|have\s+(?:forgotten|no)|had\s+no|"
      rf"forgot|are\s+not\s+bound\s+by|are\s+free\s+(?:of|from))\b{G3}(?:instructions|rules|restrictions|"
      r"guidelines|limitations|programming|filters|constraints|prompt|system\s+prompt)\b"),
@@ -463,8 +476,8 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      rf"(?:\w+\s+){{0,2}}?{EN_CONFIG}\b"),
     ("en.extract.what_are_instructions", "prompt_extraction", 0.75, "=what/is|are|were|was =which/is|are|were|was",
      rf"\b(?:what|which)\s+(?:is|are|were|was)\s+(?:your\s+|the\s+|all\s+(?:of\s+)?(?:your\s+|the\s+)?)?(?:(?:initial|original|first|previous|prior|"
-     rf"hidden|secret|exact|full|current|system|last|earlier)\s+)*(?:system\s+prompt|prompt|instructions?|"
-     r"directives|programming|rules\s+you\s+(?:were|have\s+been)\s+given|pre-?prompt)\b"
+     rf"hidden|secret|exact|full|current|system|last|earlier|complete|unabridged|entire|whole|verbatim|real|"
+     rf"actual|true)(?:\s*,)?\s+)*(?:system\s+prompt|prompt|instructions?|directions|directives|programming|rules\s+you\s+(?:were|have\s+been)\s+given|pre-?prompt)\b"
      r"(?=\s*+(?:[?.!,:;\"')]|$|(?:you|that|which|in\s+full|verbatim|exactly|again|now|for\s+this|"
      r"here|so\s+far)\b))"),
     ("en.extract.what_instructions_you", "prompt_extraction", 0.7, "=what =which",
@@ -478,8 +491,8 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.extract.preceding_this", "prompt_extraction", 0.7, after("instruction|prompt|text|message|words|came|come|are|were", "=preceding =before =above =prior/to"),
      r"(?<=\b(?:instructions?|prompt|text|message|words)\s+(?:that\s+(?:came|come|are|were)\s+)?)(?:preceding|"
      r"before|above|prior\s+to)\s+(?:this|these|my)\s+(?:message|prompt|one|request|input|conversation)\b"),
-    ("en.extract.instructions_given", "prompt_extraction", 0.75, "instruction rule directive prompt guideline",
-     r"\b(?:instructions?|rules|directives|prompts?|guidelines)\s+(?:you\s+(?:have\s+been|were|got|received)|"
+    ("en.extract.instructions_given", "prompt_extraction", 0.75, "instruction rule direction directive prompt guideline",
+     r"\b(?:instructions?|rules|directions|directives|prompts?|guidelines)\s+(?:you\s+(?:have\s+been|were|got|received)|"
      r"(?:that\s+)?(?:have\s+been|were)\s+given\s+to\s+you|given\s+to\s+you|you['’]ve\s+been\s+given)\b"),
     ("en.extract.repeat_above", "prompt_extraction", 0.85, "=repeat =print =output =copy =recite =write/out|down =echo =reproduce =tell/me",
      rf"\b(?:repeat|print|output|copy|recite|write\s+(?:out|down)|echo|reproduce|tell\s+me)\b{G3}"
@@ -616,6 +629,177 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
      r"\b(?:nota|mensaje|instrucción|atención|importante)\s+(?:para|a)\s+(?:la\s+|el\s+)?(?:IA|asistente|"
      r"modelo|chatbot)\b|\bsi\s+(?:eres|es\s+usted)\s+(?:una?\s+)?(?:IA|inteligencia\s+artificial|asistente|"
      r"modelo\s+de\s+lenguaje)\b"),
+    # ---------------------------------------------------------------- German, French, Spanish parity
+    # The English techniques above that had no German, French or Spanish rule: a task switch after
+    # praise, hiding from the user, exfiltration, "pretend you have no rules", a markup header
+    # announcing new instructions, "repeat the text above", and "you are not an AI (but ...)".
+    ("de.override.task_switch", "instruction_override", 0.55,
+     "=sehr/gut =gut/gemacht =einfach/großartig|super|toll|perfekt|klasse =super =großartig =ausgezeichnet "
+     "=prima =hervorragend =toll =perfekt =klasse =das/ist|war|reicht",
+     r"\b(?:sehr\s+gut|gut\s+gemacht|einfach\s+(?:großartig|super|toll|perfekt|klasse)|super|großartig|"
+     r"ausgezeichnet|prima|hervorragend|toll|perfekt|klasse|das\s+(?:ist|war)\s+(?:schon\s+mal\s+)?(?:erledigt|"
+     r"genug|ok|okay|gut)|das\s+reicht)\b[^\n]{0,100}?\b(?:nun|jetzt|(?:eine[rn]?\s+)?(?:\w+\s+)?"
+     r"(?:weitere[nr]?|nächste[nr]?|neue[nr]?|andere[nr]?)\s+(?:aufgaben?|herausforderung))\b"),
+    ("fr.override.task_switch", "instruction_override", 0.55,
+     "=très/bien =bien/joué =bravo =excellent =parfait =génial =super =c/est",
+     r"\b(?:très\s+bien|bien\s+joué|bravo|excellent|parfait|génial|super|c['’]est\s+(?:fait|bon|assez|"
+     r"terminé))\b[^\n]{0,100}?\b(?:maintenant|(?:une\s+)?(?:nouvelle|autre|prochaine)\s+tâche|"
+     r"tâche\s+suivante)\b"),
+    ("es.override.task_switch", "instruction_override", 0.55,
+     "=muy/bien =bien/hecho =buen/trabajo =excelente =perfecto =genial =fantástico =eso/es",
+     r"\b(?:muy\s+bien|bien\s+hecho|buen\s+trabajo|excelente|perfecto|genial|fantástico|eso\s+es\s+"
+     r"(?:todo|suficiente))\b[^\n]{0,100}?\b(?:ahora|(?:una\s+)?(?:nueva|otra|siguiente|próxima)\s+tarea)\b"),
+    ("de.override.pretend_no_rules", "instruction_override", 0.8,
+     "=tu =tun/sie =stell/dir =stellen/sie =verhalte =verhalten/sie =handle =handeln/sie",
+     rf"\b(?:tu|tun\s+sie|stell\s+dir\s+vor|stellen\s+sie\s+sich\s+vor|verhalte\s+dich|verhalten\s+sie\s+sich|"
+     rf"handle|handeln\s+sie)\b{G3}(?:als\s+(?:ob|hättest|hätten|wärst|wären)|du\s+hättest|sie\s+hätten)\b{G4}"
+     r"(?:keine|ohne)\s+(?:\w+\s+)?(?:regeln|anweisungen|einschränkungen|beschränkungen|richtlinien|filter|"
+     r"grenzen|vorgaben)\b"),
+    ("fr.override.pretend_no_rules", "instruction_override", 0.8,
+     "=fais/comme =faites/comme =imagine =imaginez =agis/comme =agissez/comme",
+     rf"\b(?:fais|faites|imagine[sz]?|agis|agissez)\s+(?:comme\s+)?(?:si|que)\s+(?:tu|vous)\s+(?:n['’]\s*avais|"
+     rf"n['’]\s*aviez|n['’]\s*as|n['’]\s*avez|n['’]\s*étais|n['’]\s*étiez)\b{G3}(?:aucune?|pas\s+de|plus\s+de)\s+"
+     r"(?:\w+\s+)?(?:règles?|instructions?|restrictions?|limites?|consignes?|filtres?|directives?)\b"),
+    ("es.override.pretend_no_rules", "instruction_override", 0.8,
+     "=actúa/como =actúe/como =haz/como =imagina/que =finge/que =imagine/que =finja/que",
+     r"\b(?:actúa|actúe|haz|imagina|imagine|finge|finja)\s+(?:como\s+)?(?:si|que)\s+no\s+(?:tuvieras|tuviera|"
+     r"tienes|tiene)\s+(?:ninguna\s+|ningún\s+|más\s+)?(?:reglas|instrucciones|restricciones|límites|normas|"
+     r"filtros|directrices)\b"),
+    ("de.override.new_instructions_marker", "instruction_override", 0.85,
+     "=neue =aktualisierte =wichtige =geheime =geänderte",
+     r"(?<=(?:[*#=%\[<>{|-]{2,}|^|\n)[ \t]*)(?:neue|aktualisierte|wichtige|geheime|geänderte)\s+"
+     r"(?:anweisungen|anweisung|aufgabe|instruktionen|regeln|befehle)\s*(?:[*#=%\]<>}|:!-]|$)"),
+    ("fr.override.new_instructions_marker", "instruction_override", 0.85,
+     "=nouvelles =nouvelle =nouveau =importantes =secrètes",
+     r"(?<=(?:[*#=%\[<>{|-]{2,}|^|\n)[ \t]*)(?:nouvelles?|nouveau|importantes?|secrètes?)\s+"
+     r"(?:instructions?|consignes?|tâche|règles|ordres)\s*(?:[*#=%\]<>}|:!-]|$)"),
+    ("es.override.new_instructions_marker", "instruction_override", 0.85,
+     "=nuevas =nueva =importantes =secretas",
+     r"(?<=(?:[*#=%\[<>{|-]{2,}|^|\n)[ \t]*)(?:nuevas?|importantes?|secretas?)\s+"
+     r"(?:instrucciones|instrucción|tarea|reglas|órdenes)\s*(?:[*#=%\]<>}|:!-]|$)"),
+    ("de.extract.repeat_above", "prompt_extraction", 0.75,
+     "wiederhol =gib =geben schreib zeig druck",
+     rf"\b(?:wiederhole|wiederholen\s+sie|gib|geben\s+sie|schreib(?:e|en\s+sie)?|zeig(?:e|en\s+sie)?|"
+     rf"druck(?:e|en\s+sie)?)\b{G3}(?:text|wortlaut|inhalt|alles|sätze|wörter|worte|zeilen)\b{G2}(?:oben|"
+     r"darüber|davor|vorher|zuvor|am\s+anfang|zu\s+beginn|über\s+dieser\s+nachricht)\b"),
+    ("fr.extract.repeat_above", "prompt_extraction", 0.75,
+     "répète répétez écris écrivez affiche recopie imprime",
+     rf"\b(?:répète|répétez|écris|écrivez|affiche|affichez|recopie|recopiez|imprime|imprimez)\b{G3}"
+     rf"(?:texte|contenu|tout|mots|phrases|lignes)\b{G2}(?:ci-dessus|au-dessus|précédent|au\s+début|"
+     r"avant\s+ce\s+message)"),
+    ("es.extract.repeat_above", "prompt_extraction", 0.75,
+     "=repite =repita =escribe =escriba =muestra =muestre =imprime =copia",
+     rf"\b(?:repite|repita|escribe|escriba|muestra|muestre|imprime|copia)\b{G3}(?:texto|contenido|todo|"
+     rf"palabras|frases|líneas)\b{G2}(?:anterior|de\s+arriba|al\s+principio|previo|antes\s+de\s+este\s+mensaje)"),
+    ("de.indirect.hide_from_user", "indirect_injection", 0.75,
+     "sag erzähl verrat erwähn =ohne",
+     r"\b(?:sag|erzähl|verrat|erwähn)(?:e|en|t)?\s+(?:sie\s+)?(?:dem|der|den|ihrem|deinem)\s+(?:nutzer|benutzer|"
+     r"anwender|user)\w*\s+(?:nichts|nicht)\b|\bohne\s+(?:den|die|das)\s+(?:nutzer|benutzer|anwender)\w*\s+"
+     r"zu\s+(?:informieren|benachrichtigen|warnen)\b"),
+    ("fr.indirect.hide_from_user", "indirect_injection", 0.75, "=ne/le|lui|leur|l|dis|dites|mentionne|révèle|signale =sans/en|informer|avertir|prévenir",
+     r"\bne\s+(?:le\s+|lui\s+|leur\s+|l['’]\s*)?(?:dis|dites|mentionne[sz]?|révèle[sz]?|signale[sz]?)\s+"
+     r"(?:pas|rien|jamais)\s+(?:à\s+l['’]\s*utilisateur|aux\s+utilisateurs)|\bsans\s+(?:en\s+)?(?:informer|"
+     r"avertir|prévenir)\s+l['’]\s*utilisateur"),
+    ("es.indirect.hide_from_user", "indirect_injection", 0.75, "=no/le|se|les|digas|diga|menciones|mencione|reveles|revele|informes|informe =sin/informar|avisar|decirle",
+     r"\bno\s+(?:le\s+|se\s+lo\s+|les\s+)?(?:digas|diga|menciones|mencione|reveles|revele|informes|informe)\s+"
+     r"(?:nada\s+)?(?:de\s+esto\s+)?(?:al|a\s+los)\s+usuarios?\b|\bsin\s+(?:informar|avisar|decirle)\s+al\s+usuario\b"),
+    ("de.indirect.exfiltrate", "indirect_injection", 0.85, "send schick leit übermittl",
+     rf"\b(?:send|schick|leit|übermittl)\w*\b{G4}(?:gesprächsverlauf|chatverlauf|verlauf|e-?mails|passwörter|"
+     rf"passwort|zugangsdaten|daten|nachrichten|dateien|kontakte|schlüssel|tokens?|cookies)\b{G4}"
+     r"(?:an|zu|nach|auf)\s+(?:\S+@\S+|https?://|www\.)"),
+    ("fr.indirect.exfiltrate", "indirect_injection", 0.85, "envoi envoy transf",
+     rf"\b(?:envoie|envoyez|transfère|transférez)\b{G4}(?:conversation|historique|e-?mails|courriels|"
+     rf"mots\s+de\s+passe|identifiants|données|messages|fichiers|contacts|clés|jetons|cookies)\b{G4}"
+     r"(?:à|vers|sur)\s+(?:\S+@\S+|https?://|www\.)"),
+    ("es.indirect.exfiltrate", "indirect_injection", 0.85, "=envía =envia =envíe =reenvía =reenvia =manda",
+     rf"\b(?:envía|envia|envíe|reenvía|reenvia|manda)\b{G4}(?:conversación|historial|correos|contraseñas|"
+     rf"credenciales|datos|mensajes|archivos|contactos|claves|tokens|cookies)\b{G4}(?:a|al|hacia)\s+"
+     r"(?:\S+@\S+|https?://|www\.)"),
+    ("en.persona.not_an_ai", "jailbreak_persona", 0.4, "=you/are =you/re",
+     r"\byou(?:\s+are|['’]re)\s+(?:no\s+longer|not)\s+(?:an?\s+)?(?:AI|assistant|chatbot|language\s+model|"
+     r"ChatGPT|GPT|bot|model|Claude|editor|newspaper)\b[^\n.]{0,40}?(?:\byou\s+are\b|\bbut\b|\banymore\b|,)"),
+    ("de.persona.not_an_ai", "jailbreak_persona", 0.45, "=du/bist =sie/sind",
+     r"\b(?:du\s+bist|sie\s+sind)\s+(?:kein(?:e|er)?|nicht\s+(?:mehr\s+)?(?:ein|eine))\s+(?:\w++\s*+){1,2}?,?\s*"
+     r"(?:sondern|mehr\b)"),
+    ("fr.persona.not_an_ai", "jailbreak_persona", 0.45, "=tu/n =vous/n",
+     r"\b(?:tu\s+n['’]\s*es|vous\s+n['’]\s*êtes)\s+(?:plus|pas)\s+(?:une?\s+)?(?:IA|assistant|chatbot|"
+     r"modèle|robot)\b"),
+    ("es.persona.not_an_ai", "jailbreak_persona", 0.45, "=ya/no =no/eres|es",
+     r"\b(?:ya\s+)?no\s+(?:eres|es)\s+(?:una?\s+)?(?:IA|asistente|chatbot|modelo|robot)\b"),
+    # ---------------------------------------------------------------- tampering with the answer
+    # Instructions planted in data that tell the model what to put into its answer: attacker code, a
+    # link or an advert, invented facts, or an encoding that hides the answer from output filters.
+    ("en.indirect.inject_code", "indirect_injection", 0.5,
+     "inclu =add =adding =addition append insert integrat incorporat embed utili leverag =weave =woven introduc "
+     "supplement =use =your",
+     rf"\b(?:include|including|inclusion|add(?:ing|ition)?|append(?:ing)?|insert(?:ing)?|integrat(?:e|ing)|"
+     rf"incorporat(?:e|ing)|embed(?:ded|ding)?|utili[sz](?:e|ing)|leverag(?:e|ing)|weave|woven|introduc(?:e|ing)|"
+     rf"supplement(?:ing)?|use)\b{G4}(?:following|subsequent|below)\s+code(?:\s+(?:snippet|block|section|"
+     rf"excerpt|segment|fragment))?\b{G6}(?:your|the\s+code\s+you)\b|\byour\s+(?:code|algorithm|solution|"
+     rf"implementation|program|script|codebase|response|answer)\b{G6}(?:following|subsequent|below)\s+code\b"),
+    ("en.indirect.encode_output", "indirect_injection", 0.5,
+     "encod encrypt encipher =write =provide =give =display =express =convert =present =format =render =use "
+     "=apply =reply =respond =answer",
+     rf"\b(?:encode|encrypt|encipher|write|provide|give|display|express|convert|present|format|render|use|apply|"
+     rf"reply|respond|answer)\b{G4}(?:in|into|using|with|as|to)\s+(?:a\s+)?(?:simple\s+)?(?:base\s?-?(?:16|32|64|85)|"
+     rf"hex(?:adecimal)?|rot-?13|caesar(?:\s+cipher)?|morse(?:\s+code)?|binary|leetspeak|(?:substitution\s+)?"
+     rf"cipher)\b|\b(?:encode|encrypt|encipher)\s+(?:your|the)\s+(?:\w+\s+)?(?:response|answer|reply|output)\b|"
+     rf"\b(?:use|apply)\s+(?:a\s+)?(?:simple\s+)?(?:base\s?-?(?:16|32|64|85)|caesar\s+cipher|substitution\s+cipher|"
+     rf"rot-?13|morse\s+code)\b{G4}(?:your|the)\s+(?:response|answer|reply|output)\b"),
+    ("en.indirect.promote_link", "indirect_injection", 0.6,
+     "=add includ insert append mention suggest recommend promot =in/your",
+     rf"\b(?:add|include|insert|append|mention|suggest|recommend|promote)\b{G6}(?:https?://|www\.)[^\s)]{{1,100}}"
+     rf"{G6}(?:in|to|into)\s+your\s+(?:response|answer|reply|output|summary)\b|\bin\s+your\s+(?:response|"
+     rf"answer|reply|summary)\b{G6}(?:https?://|www\.)"),
+    ("en.indirect.misinform", "indirect_injection", 0.5,
+     "=add includ insert integrat incorporat embed spread mention formulat invent",
+     rf"\b(?:add|include|insert|integrate|incorporate|embed|spread|mention|formulate|invent)\b{G3}(?:fabricated|"
+     rf"false|fake|made-up|baseless|untrue|misleading|non-existent|bogus|fictitious)\s+(?:\w+\s+)?(?:statistics?|"
+     r"claims?|facts?|rumou?rs?|information|news|quotes?|statements?|data|reviews?|headlines?|benefits?)\b"),
+    ("en.indirect.modify_response", "indirect_injection", 0.45,
+     "modif enhanc augment alter tweak =change adjust",
+     r"\b(?:modify|enhance|augment|alter|tweak|change|adjust)\s+(?:your|the)\s+(?:response|answer|reply|output|"
+     r"summary)\s+(?:to|by|so\s+(?:that|it))\s+(?:\w+\s+)?(?:highlight\w*|suggest\w*|mention\w*|promot\w*|"
+     r"includ\w*|hint\w*|allud\w*|spread\w*|recommend\w*|advertis\w*|endors\w*)"),
+    ("de.indirect.encode_output", "indirect_injection", 0.5, "kodier codier verschlüssel =schreib =gib =antworte",
+     rf"\b(?:kodier|codier|verschlüssel|schreib|gib|antworte)\w*\b{G4}(?:in|als|mit)\s+(?:einer?\s+)?"
+     r"(?:base\s?-?(?:16|32|64)|hexadezimal|rot-?13|caesar(?:-?chiffre|-?verschlüsselung)?|morsecode|binär)"),
+    ("fr.indirect.encode_output", "indirect_injection", 0.5, "encod chiffr =écris =donne =réponds",
+     rf"\b(?:encod|chiffr|écri|donn|répond)\w*\b{G4}(?:en|avec)\s+(?:un\s+)?(?:base\s?-?(?:16|32|64)|"
+     r"hexadécimal|rot-?13|chiffre(?:ment)?\s+de\s+césar|code\s+morse|binaire)"),
+    ("es.indirect.encode_output", "indirect_injection", 0.5, "codific cifr =escribe =da =responde",
+     rf"\b(?:codific|cifr|escrib|da|respond)\w*\b{G4}(?:en|con)\s+(?:un\s+)?(?:base\s?-?(?:16|32|64)|"
+     r"hexadecimal|rot-?13|cifrado\s+césar|código\s+morse|binario)"),
+    ("de.indirect.misinform", "indirect_injection", 0.5, "füg erfind formulier verbreit schreib",
+     rf"\b(?:füg|erfind|formulier|verbreit|schreib)\w*\b{G3}(?:falsche|gefälschte|erfundene|unwahre|"
+     r"irreführende)[nrs]?\s+(?:\w+\s+)?(?:statistik|behauptung|fakten|gerücht|nachricht|information|"
+     r"überschrift|schlagzeile|zitat)\w*"),
+    ("fr.indirect.misinform", "indirect_injection", 0.5, "ajout inclu invent formul répand",
+     rf"\b(?:ajout|inclu|invent|formul|répand)\w*\b{G3}(?:une?\s+)?(?:fausses?|faux|fabriquée?s?|mensongère?s?|"
+     r"trompeuse?s?)\s+(?:statistiques?|affirmations?|informations?|nouvelles?|rumeurs?|titres?|citations?)"),
+    ("es.indirect.misinform", "indirect_injection", 0.5, "añad inclu invent formul difund",
+     rf"\b(?:añad|inclu|invent|formul|difund)\w*\b{G3}(?:una?\s+)?(?:estadísticas?|afirmaci\w+|informaci\w+|"
+     r"noticias?|rumores?|titulares?|citas?)\s+(?:falsas?|falsos?|inventad[ao]s?|engaños[ao]s?)"),
+    # ---------------------------------------------------------------- refusal suppression, reversal
+    ("en.persona.refusal_suppression", "jailbreak_persona", 0.5,
+     "=never =don =dont =do/not =must/not =mustn =not/programmed|supposed|allowed|designed|trained|be =you/are|re|must|have|will",
+     r"\b(?:never|don['’]?t|do\s+not|must\s+not|mustn['’]?t)\s+(?:ever\s+)?(?:refuse|decline|reject)\s+"
+     r"(?:to\s+answer|any|a\s+request|my|a\s+question|anything)\b|\b(?:not|never)\s+(?:be\s+)?(?:programmed|"
+     r"designed|trained|allowed|supposed)\s+to\s+(?:refuse|decline|reject|tell\s+me\s+(?:there['’]?s|that)\s+"
+     r"(?:no|you\s+(?:can['’]?t|cannot)))\b|\byou(?:\s+are|['’]re|\s+must|\s+have\s+to|\s+will)\s+(?:always\s+)?"
+     r"(?:supposed\s+to\s+)?answer\s+(?:at\s+all\s+times|every\s+(?:question|request|prompt)|anything|"
+     r"everything|no\s+matter\s+what)\b"),
+    ("en.override.do_the_opposite", "instruction_override", 0.5, "=do/the|exactly",
+     r"\bdo\s+(?:exactly\s+)?the\s+opposite\s+of\s+(?:what|everything|anything|all)\b"),
+    ("de.persona.refusal_suppression", "jailbreak_persona", 0.5, "lehn verweiger =du/musst|darfst =sie/müssen|dürfen",
+     r"\b(?:lehn(?:e|en\s+sie)|verweiger(?:e|n\s+sie))\s+(?:niemals|nie)\b|\b(?:du\s+(?:musst|darfst)|sie\s+"
+     r"(?:müssen|dürfen))\s+(?:immer\s+antworten|jede\s+frage\s+beantworten|nicht\s+ablehnen|nichts\s+ablehnen)\b"),
+    ("fr.persona.refusal_suppression", "jailbreak_persona", 0.5, "=ne/refuse|refusez =tu/dois =vous/devez",
+     r"\bne\s+(?:refuse|refusez)\s+jamais\b|\b(?:tu\s+dois|vous\s+devez)\s+(?:toujours\s+répondre|répondre\s+à\s+"
+     r"(?:toutes\s+les\s+questions|tout))\b"),
+    ("es.persona.refusal_suppression", "jailbreak_persona", 0.5, "=nunca =no/te|se|rechaces|rechace =debes",
+     r"\b(?:nunca|no)\s+(?:te\s+niegues|se\s+niegue|rechaces|rechace)\b|\bdebes\s+(?:responder\s+siempre|"
+     r"siempre\s+responder|responder\s+a\s+todo)\b"),
 ))
 
 TECHNIQUES = (
@@ -648,4 +832,16 @@ NEEDS: dict[str, str] = {
     "en.persona.new_ai_online": "online taken took charge",
     "en.persona.hypothetical_no_rules": "where which",
     "fr.persona.unrestricted": "sans non maléfique malveillant malveillante",
+    "en.indirect.inject_code": "following subsequent below",
+    "en.persona.refusal_suppression": "refuse decline reject answer",
+    "en.persona.not_an_ai": "ai assistant chatbot language chatgpt gpt bot model claude editor newspaper",
+    "de.persona.not_an_ai": "kein keine keiner nicht",
+    "en.indirect.encode_output": "base16 base32 base64 base85 base hex hexadecimal rot rot13 caesar morse binary "
+    "leetspeak cipher",
+    "en.indirect.promote_link": "http https www",
+    "en.indirect.misinform": "fabricated false fake made baseless untrue misleading non bogus fictitious",
+    "de.indirect.encode_output": "base16 base32 base64 base hexadezimal rot rot13 caesar caesarchiffre "
+    "morsecode binär",
+    "fr.indirect.encode_output": "base16 base32 base64 base hexadécimal rot rot13 césar morse binaire",
+    "es.indirect.encode_output": "base16 base32 base64 base hexadecimal rot rot13 césar morse binario",
 }
