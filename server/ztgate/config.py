@@ -159,6 +159,17 @@ class InspectConfig:
 
 
 @dataclass(slots=True)
+class TracingConfig:
+    """OpenTelemetry traces (telemetry/tracing.py). The exporter itself is configured by the standard
+    OTEL_* variables; setting OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT turns tracing on as well."""
+
+    enabled: bool = False
+    hash_subject: bool = False  # the identity subject as an HMAC-SHA256 digest instead of as is
+    hash_key_env: str = "ZTGATE_TRACE_HASH_KEY"  # HMAC key for hash_subject; unset: a per-process key
+    envoy: bool = True  # render Envoy's OpenTelemetry tracer to the same collector
+
+
+@dataclass(slots=True)
 class AuditConfig:
     sink: str = "stdout"  # "stdout" | "file"
     path: str = ""
@@ -176,6 +187,7 @@ class Settings:
     jwt: JwtConfig = field(default_factory=JwtConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    tracing: TracingConfig = field(default_factory=TracingConfig)
     decision_log: DecisionLogConfig = field(default_factory=DecisionLogConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     # The admin gRPC API (proto/ztgate/v1/admin.proto) that `ztgate usage` and friends call; port 0: off.

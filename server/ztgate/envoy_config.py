@@ -23,6 +23,8 @@ The shape, and why:
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +32,11 @@ from typing import Any
 import yaml
 
 from .config import ProviderConfig, Settings
+from .telemetry.tracing import OtlpTarget, otlp_target, tracing_enabled
 from .extproc.names import DECISION_ID_HEADER, DECISION_ID_KEY, JWT_NAMESPACE, JWT_PAYLOAD_KEY, METADATA_NAMESPACE
 
 EXTPROC_CLUSTER = "ztgate_extproc"
+OTEL_CLUSTER = "otel_collector"
 JWT_PROVIDER = "ztgate_jwt"
 SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
 
@@ -117,6 +121,9 @@ def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
         "local_reply_config": _local_reply_config(),
         "http_filters": http_filters,
     }
+    target = otlp_target() if settings.tracing.envoy and tracing_enabled(settings) else None
+    if target is not None:
+        hcm["tracing"] = _tracing(target)
     chain: dict[str, Any] = {
         "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]
     }
@@ -125,6 +132,8 @@ def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
     clusters = [_provider_cluster(name, p, settings) for name, p in providers.items()]
     if extproc:
         clusters.append(_extproc_cluster(settings))
+    if target is not None:
+        clusters.append(_otel_cluster(target))
     buffer_limit = max(2 * settings.extproc.max_body_bytes, 1 << 20)
     return {
         "admin": {
@@ -188,6 +197,84 @@ def _extproc_filter(settings: Settings) -> dict[str, Any]:
             "mutation_rules": {"allow_all_routing": True},
         },
     }
+
+
+def _tracing(target: OtlpTarget, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Envoy's OpenTelemetry tracer, exporting over OTLP/gRPC to the collector ztgate exports to.
+
+    Envoy continues an incoming W3C traceparent (else starts a trace) with its ingress span, gives
+    the ext_proc stream a client span and injects that span's traceparent into the stream's gRPC
+    metadata, which ztgate's exchange span takes as its parent; spawn_upstream_span gives the call to
+    the provider its own span. Envoy samples 100% by default (an incoming sampled flag is kept), or
+    the ratio of OTEL_TRACES_SAMPLER=[parentbased_]traceidratio; ztgate's parent-based sampler
+    follows Envoy's decision.
+    """
+    return {
+        "provider": {
+            "name": "envoy.tracers.opentelemetry",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
+                "grpc_service": {"envoy_grpc": {"cluster_name": OTEL_CLUSTER}, "timeout": "1s"},
+                "service_name": f"{target.service_name}-envoy",
+            },
+        },
+        "random_sampling": {"value": _sampling_percent(os.environ if env is None else env)},
+        "spawn_upstream_span": True,
+    }
+
+
+def _sampling_percent(env: Mapping[str, str]) -> float:
+    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
+    if sampler in ("always_off", "parentbased_always_off"):
+        return 0.0
+    if sampler in ("traceidratio", "parentbased_traceidratio"):
+        try:
+            ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1"))
+        except ValueError:
+            ratio = 1.0
+        return round(min(max(ratio, 0.0), 1.0) * 100, 4)
+    return 100.0
+
+
+def _otel_cluster(target: OtlpTarget) -> dict[str, Any]:
+    cluster: dict[str, Any] = {
+        "name": OTEL_CLUSTER,
+        "type": "STATIC" if _is_ip(target.host) else "STRICT_DNS",
+        "connect_timeout": "1s",
+        "dns_lookup_family": "V4_PREFERRED",
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": OTEL_CLUSTER,
+            "endpoints": [
+                {
+                    "lb_endpoints": [
+                        {"endpoint": {"address": {"socket_address": {"address": target.host, "port_value": target.port}}}}
+                    ]
+                }
+            ],
+        },
+    }
+    if target.tls:
+        cluster["transport_socket"] = {
+            "name": "envoy.transport_sockets.tls",
+            "typed_config": {
+                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
+                "sni": target.host,
+                "common_tls_context": {
+                    "alpn_protocols": ["h2"],
+                    "validation_context": {
+                        "trusted_ca": {"filename": SYSTEM_CA_FILE},
+                        "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": target.host}}],
+                    },
+                },
+            },
+        }
+    return cluster
 
 
 def _jwt_filter(settings: Settings) -> dict[str, Any]:

@@ -31,6 +31,8 @@ from .usage.pricing import PriceTable
 from .usage.store import UsageStore
 from .telemetry.audit import AuditLog
 from .telemetry.decision_log import DecisionLog
+from .telemetry.observe import Observer
+from .telemetry.tracing import tracing_enabled
 
 log = logging.getLogger("ztgate.server")
 
@@ -48,7 +50,17 @@ async def build_gateway(settings: Settings) -> Gateway:
     scanner = build_scanner(settings, detect)
     redactor = Redactor.with_key(os.environ.get(settings.inspect.hash_key_env) if settings.inspect.hash_key_env else None)
     accountant = _accountant(settings, section(config, "prices"))
-    return Gateway(settings, engine, keys, audit, scanner, redactor, _decision_log(settings), detect, accountant)
+    observers = _observers(settings)
+    return Gateway(settings, engine, keys, audit, scanner, redactor, _decision_log(settings), detect, accountant, observers=observers)
+
+
+def _observers(settings: Settings) -> list[Observer]:
+    observers: list[Observer] = []
+    if tracing_enabled(settings):
+        from .telemetry.tracing import Tracer  # the OpenTelemetry SDK and exporter load only when tracing is on
+
+        observers.append(Tracer.from_env(settings))
+    return observers
 
 
 def _accountant(settings: Settings, prices: dict[str, Any] | None) -> Accountant | None:
@@ -161,3 +173,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
         aclose = getattr(gateway.engine, "aclose", None)
         if aclose is not None:
             await aclose()
+        for observer in gateway.observers:  # the tracer exports the spans still queued
+            shutdown = getattr(observer, "shutdown", None)
+            if shutdown is not None:
+                await asyncio.to_thread(shutdown)

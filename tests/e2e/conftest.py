@@ -165,12 +165,15 @@ def fake_provider() -> Iterator[FakeProvider]:
 
 
 @contextmanager
-def launch_gateway(tmp: Path, fake_provider: FakeProvider, **config_overrides) -> Iterator[Gateway]:
-    """`ztgate up` with the test config (plus overrides) and three API keys: dev, intern, analyst."""
+def launch_gateway(
+    tmp: Path, fake_provider: FakeProvider, *, env: dict[str, str] | None = None, **config_overrides
+) -> Iterator[Gateway]:
+    """`ztgate up` with the test config (plus overrides) and three API keys: dev, intern, analyst.
+    `env`: extra environment variables for the gateway process (e.g. OTEL_*)."""
     issuer = JwtIssuer(rsa.generate_private_key(public_exponent=65537, key_size=2048))
     (tmp / "jwks.json").write_text(json.dumps(issuer.jwks()))
     config = write_config(tmp, fake_provider.url, **config_overrides)
-    env = gateway_env()
+    env = {**gateway_env(), **(env or {})}
     keys = {}
     for name, subject, group in (
         ("dev", "alice@example.test", "developers"),

@@ -41,3 +41,16 @@ def test_rendered_test_config_is_valid(tmp_path: Path, extproc: bool) -> None:
     path = envoy_config.write(settings, tmp_path / "envoy.yaml", extproc=extproc)
     result = validate(path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:4317", "https://otel-collector.observability.svc:4317"], ids=["plain", "tls"])
+def test_rendered_config_with_tracing_is_valid(tmp_path: Path, endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Envoy's OpenTelemetry tracer and the otel_collector cluster, as rendered when tracing is on."""
+    issuer = JwtIssuer(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    (tmp_path / "jwks.json").write_text(json.dumps(issuer.jwks()))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
+    settings = load_settings(write_config(tmp_path, "http://127.0.0.1:9"), env={})
+    path = envoy_config.write(settings, tmp_path / "envoy.yaml")
+    assert "envoy.tracers.opentelemetry" in path.read_text()
+    result = validate(path)
+    assert result.returncode == 0, result.stdout + result.stderr
