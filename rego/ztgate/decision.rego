@@ -83,6 +83,18 @@ default request_limits := []
 
 request_limits := sort(data.ztgate.limits.limits) if not response_phase
 
+default budget_cutoff := false
+
+budget_cutoff := data.ztgate.limits.budget_cutoff if not response_phase
+
+default model := null
+
+model := rewrite if {
+	not response_phase
+	rewrite := data.ztgate.limits.model_rewrite
+	is_string(rewrite) # checked before use: regorus's RVM does not fail `x := <undefined>`
+}
+
 decision := {
 	"allowed": true,
 	"http_status": 200,
@@ -93,6 +105,8 @@ decision := {
 	"redactions": sort(data.ztgate.content.redactions),
 	"log_content": data.ztgate.compliance.log_content,
 	"limits": request_limits,
+	"budget_cutoff": budget_cutoff,
+	"model": model,
 } if {
 	count(enforced) == 0
 } else := {
@@ -105,4 +119,6 @@ decision := {
 	"redactions": [],
 	"log_content": data.ztgate.compliance.log_content,
 	"limits": [],
+	"budget_cutoff": false,
+	"model": null,
 }

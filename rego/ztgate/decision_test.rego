@@ -52,6 +52,8 @@ test_allowed_request if {
 		"max_output_tokens": null,
 		"log_content": true,
 		"limits": [],
+		"budget_cutoff": false,
+		"model": null,
 	} with input as request(["developers"], "gpt-4o", 1000, ["search"])
 		with data.ztgate.config as config
 }

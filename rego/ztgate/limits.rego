@@ -21,6 +21,7 @@
 # counted for: the subject, the group or the model (pattern).
 package ztgate.limits
 
+import data.ztgate.lib
 import rego.v1
 
 windows := {"minute", "hour", "day", "month"}
@@ -127,3 +128,32 @@ well_formed(entry) if {
 	is_string(metric(entry))
 	is_string(window(entry))
 }
+
+# data.ztgate.config.limits.cut_streams: true ends a streamed answer once it passes the output tokens
+# reserved for it (the request's max_tokens, the caller's cap, or ztgate's default reserve), with the
+# provider's own error event, when any limit applies to the request.
+default budget_cutoff := false
+
+budget_cutoff if {
+	data.ztgate.config.limits.cut_streams == true
+	count(limits) > 0
+}
+
+# data.ztgate.config.limits.downgrade[model pattern] = {"to": model, "window": w, "tokens_over": n}:
+# once the caller has used more than n tokens in window w (input.usage, the counters ztgate keeps),
+# requests for a matching model go to the cheaper one instead of being refused later by a budget.
+downgrades := sort([rule.to |
+	some pattern, rule in data.ztgate.config.limits.downgrade
+	lib.matches(input.llm.model, [pattern])
+	is_string(rule.to)
+	rule.to != input.llm.model
+	is_number(rule.tokens_over)
+	is_string(rule.window)
+	used := object.get(input, ["usage", "identity", rule.window, "tokens"], 0)
+	is_number(used)
+	used > rule.tokens_over
+])
+
+default model_rewrite := null
+
+model_rewrite := downgrades[0] if count(downgrades) > 0

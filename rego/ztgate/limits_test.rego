@@ -76,3 +76,26 @@ test_malformed_entries_fail_closed if {
 		d.rule == "limits.malformed"
 	}
 }
+
+test_streams_are_cut_at_their_budget_only_when_asked_and_limited if {
+	limits.budget_cutoff with input as request("alice", [], "gpt-4o") with data.ztgate.config as object.union(config, {"limits": object.union(config.limits, {"cut_streams": true})})
+	not limits.budget_cutoff with input as request("alice", [], "gpt-4o") with data.ztgate.config as config
+	not limits.budget_cutoff with input as request("alice", [], "gpt-4o") with data.ztgate.config as {"limits": {"cut_streams": true}}
+}
+
+downgrade_config := {"limits": {"downgrade": {"gpt-4o*": {"to": "gpt-4o-mini", "window": "day", "tokens_over": 50000}}}}
+
+used(tokens) := object.union(request("alice", [], "gpt-4o"), {"usage": {"identity": {"day": {"tokens": tokens}}}})
+
+test_a_heavy_user_is_downgraded_instead_of_refused if {
+	limits.model_rewrite == "gpt-4o-mini" with input as used(50001) with data.ztgate.config as downgrade_config
+	limits.model_rewrite == null with input as used(10) with data.ztgate.config as downgrade_config
+	limits.model_rewrite == null with input as request("alice", [], "gpt-4o") with data.ztgate.config as downgrade_config
+	# the cheaper model itself is not rewritten again
+	limits.model_rewrite == null with input as object.union(used(90000), {"llm": {"model": "gpt-4o-mini"}}) with data.ztgate.config as downgrade_config
+}
+
+test_the_decision_carries_the_downgrade if {
+	d := data.ztgate.decision with input as object.union(used(60000), {"identity": {"method": "api_key"}}) with data.ztgate.config as object.union(downgrade_config, {"groups": {}, "models": {"deny": []}, "identities": {"alice": {"models": ["gpt-4o*"]}}})
+	d.model == "gpt-4o-mini"
+}

@@ -8,6 +8,7 @@ import concurrent.futures
 import json
 import shutil
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -198,3 +199,50 @@ def test_ztgate_usage_reports_per_identity(gateway: Gateway) -> None:
     assert rows["ann@example.test"]["requests"] >= 1 and rows["ann@example.test"]["input_tokens"] > 0
     table = ztgate_cli(gateway.config, "usage", "--by", "model", env=gateway_env())
     assert table.returncode == 0 and "gpt-4o-mini" in table.stdout
+
+
+# ---- policy on usage: downgrade instead of refusing, cut a stream at its budget ----------------------
+
+
+@pytest.fixture(scope="module")
+def budget_rules(tmp_path_factory: pytest.TempPathFactory, fake_provider) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("budget-rules")
+    policy_dir = policy_with_limits(tmp, {"alice@example.test": [{"name": "alice daily tokens", "window": "day", "tokens": 10_000_000}]})
+    data_file = policy_dir / "ztgate" / "config" / "data.json"
+    data = json.loads(data_file.read_text())
+    data["limits"]["cut_streams"] = True
+    data["limits"]["downgrade"] = {"gpt-4o": {"to": "gpt-4o-mini", "window": "day", "tokens_over": 1}}
+    data_file.write_text(json.dumps(data))
+    with launch_gateway(tmp, fake_provider, policy={"dir": str(policy_dir)}) as gw:
+        yield gw
+
+
+def test_a_caller_over_a_usage_mark_is_downgraded_by_policy(budget_rules: Gateway) -> None:
+    client = openai.OpenAI(base_url=f"{budget_rules.url}/v1", api_key=budget_rules.keys["dev"], max_retries=0)
+    client.chat.completions.create(model="gpt-4o", messages=HELLO)
+    assert budget_rules.provider.last.json["model"] == "gpt-4o", "nothing used yet today"
+    deadline = time.monotonic() + 5
+    while True:  # settlement runs just after the reply
+        client.chat.completions.create(model="gpt-4o", messages=HELLO)
+        if budget_rules.provider.last.json["model"] == "gpt-4o-mini" or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert budget_rules.provider.last.json["model"] == "gpt-4o-mini"
+
+
+def test_a_stream_past_its_output_budget_is_cut_with_the_providers_error(budget_rules: Gateway) -> None:
+    client = openai.OpenAI(base_url=f"{budget_rules.url}/v1", api_key=budget_rules.keys["dev"], max_retries=0)
+    long_answer = " ".join(f"word{i}" for i in range(400))
+    text = ""
+    with pytest.raises(openai.APIError) as exc:
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=HELLO, max_tokens=20, stream=True,
+            extra_headers={"x-fake-answer": long_answer, "x-fake-chunks": "40", "x-request-id": "cut-budget-1"},
+        )
+        for chunk in stream:
+            if chunk.choices:
+                text += chunk.choices[0].delta.content or ""
+    assert "budget" in str(exc.value)
+    assert len(text) < len(long_answer) / 2
+    audit = budget_rules.audit_for("cut-budget-1")
+    assert audit["error"]["kind"] == "budget_exceeded"

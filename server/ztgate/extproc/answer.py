@@ -22,6 +22,7 @@ from .actions import PASS, Action, Continue
 from .gateway import PolicyFailure
 from .response import ResponseReader
 from .stream_guard import StreamGuard, Verdict
+from ..usage.estimate import estimate_tokens
 
 if TYPE_CHECKING:
     from .exchange import Exchange
@@ -36,6 +37,9 @@ class Answer:
         self._reader: ResponseReader | None = None
         self._guard: StreamGuard | None = None
         self._upstream_marked = False
+        self._cut = False  # the stream was ended early (over budget): later chunks are dropped
+        self._text_seen = 0  # how many of the response's text pieces were counted
+        self._output_chars = 0
 
     @property
     def done(self) -> bool:
@@ -48,8 +52,12 @@ class Answer:
         reader = self._reader
         if reader is None:
             return Continue(metadata=self._usage_metadata()) if end_of_stream else PASS
+        if self._cut:
+            return Continue(body=b"", metadata=self._usage_metadata() if end_of_stream else None)
         try:
             events = reader.feed(chunk, end_of_stream)
+            if reader.streaming and self._over_budget():
+                return self._cut_over_budget(end_of_stream)
             if self._guard is None and reader.streaming and self._rewrites_output():
                 final_check = self._tool_call_verdict if self.ex.llm is not None and self.ex.llm.tools else None
                 self._guard = StreamGuard(
@@ -84,6 +92,34 @@ class Answer:
             self.ex.clock.scanned(scan_started)
             return Continue(body=body, metadata=self._usage_metadata())
         return PASS
+
+    def _over_budget(self) -> bool:
+        """With the policy's budget cutoff on, has the streamed output passed what was reserved for it?
+
+        Counted cheaply (characters / 4) on each chunk; the tokenizer confirms only past that mark.
+        """
+        ex = self.ex
+        if ex.admission is None or ex.decision is None or not ex.decision.budget_cutoff:
+            return False
+        texts = ex.response.text
+        for piece in texts[self._text_seen :]:
+            self._output_chars += len(piece)
+        self._text_seen = len(texts)
+        allowance = ex.admission.output_reserve
+        if self._output_chars < allowance * 4:
+            return False
+        model, provider = (ex.llm.model, ex.llm.provider) if ex.llm is not None else (None, None)
+        return estimate_tokens(ex.response.output_text, model, provider) > allowance
+
+    def _cut_over_budget(self, end_of_stream: bool) -> Continue:
+        """End the stream with the provider's own error event; what was held is dropped."""
+        assert self.ex.adapter is not None and self.ex.admission is not None
+        self._cut = True
+        self._upstream_done()
+        message = f"output stopped: the answer passed the {self.ex.admission.output_reserve} output tokens its budget allowed"
+        self.ex.error = ("budget_exceeded", message)
+        body = self.ex.adapter.stream_error_event(429, message, "rate_limit_exceeded")
+        return Continue(body=body, metadata=self._usage_metadata() if end_of_stream else None)
 
     def _upstream_done(self) -> None:
         """The provider's answer has ended: its time is the upstream phase."""

@@ -3,7 +3,7 @@
 Rego may return a boolean or an object with opa-envoy-plugin's fields (`allowed`, `http_status`,
 `body`, `headers`, `response_headers_to_add`, `request_headers_to_remove`, `dynamic_metadata`) plus
 ztgate's LLM fields (`reason`/`reasons`, `model`, `tools_remove`, `max_output_tokens`,
-`redactions`, `log_content`, `shadow_reasons`, `limits`). Anything malformed raises DecisionError so the caller fails closed
+`redactions`, `log_content`, `shadow_reasons`, `limits`, `budget_cutoff`). Anything malformed raises DecisionError so the caller fails closed
 with a clear message instead of half-applying a decision.
 """
 
@@ -39,6 +39,8 @@ class Decision:
     shadow_reasons: list[str] = field(default_factory=list)
     # Budgets and rate limits the policy states (tokens, requests, cost per window), kept raw.
     limits: list[dict[str, Any]] = field(default_factory=list)
+    # End a streamed answer (with the provider's error event) once it passes the output reserved for it.
+    budget_cutoff: bool = False
 
     def as_dry_run(self) -> "Decision":
         """What global shadow mode enforces: allow, unchanged; what the policy wanted becomes shadow
@@ -158,11 +160,7 @@ def parse_decision(value: Any) -> Decision:
     redactions = value.get("redactions")
     if redactions is not None and not isinstance(redactions, list):
         raise DecisionError(f"decision 'redactions' must be a list, got {type(redactions).__name__}")
-    log_content = value.get("log_content")
-    if log_content is None:
-        log_content = False
-    if not isinstance(log_content, bool):
-        raise DecisionError(f"decision 'log_content' must be a boolean, got {type(log_content).__name__}")
+    log_content = _bool(value.get("log_content"), "log_content")
     limits = value.get("limits")
     if limits is not None and not (isinstance(limits, list) and all(isinstance(item, dict) for item in limits)):
         raise DecisionError("decision 'limits' must be a list of objects")
@@ -182,4 +180,13 @@ def parse_decision(value: Any) -> Decision:
         log_content=log_content,
         shadow_reasons=_strings(value.get("shadow_reasons"), "shadow_reasons"),
         limits=limits or [],
+        budget_cutoff=_bool(value.get("budget_cutoff"), "budget_cutoff"),
     )
+
+
+def _bool(value: Any, name: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise DecisionError(f"decision '{name}' must be a boolean, got {type(value).__name__}")
+    return value
