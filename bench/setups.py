@@ -105,6 +105,10 @@ def write_ztgate_config(setup: Setup, upstream: str) -> None:
         "log_level": "warning",
         # BENCH_INSPECT=0 measures the core path without content inspection (which is on by default).
         "inspect": {"enabled": os.environ.get("BENCH_INSPECT", "1") != "0"},
+        # BENCH_USAGE=off measures without usage accounting; BENCH_REDIS_URL=redis://... with the Redis store.
+        "usage": _usage_config(),
+        "status": {"port": 0},
+        "control": {"port": 0},
         "providers": {
             "openai": {"upstream": upstream, "credential_env": CREDENTIAL_ENV},
             "anthropic": {"enabled": False},
@@ -113,6 +117,13 @@ def write_ztgate_config(setup: Setup, upstream: str) -> None:
         },
     }
     setup.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+def _usage_config() -> dict[str, object]:
+    if os.environ.get("BENCH_USAGE", "on") == "off":
+        return {"enabled": False}
+    redis_url = os.environ.get("BENCH_REDIS_URL")
+    return {"enabled": True, "store": "redis", "redis_url": redis_url} if redis_url else {"enabled": True}
 
 
 def create_ztgate_key(setup: Setup) -> str:
