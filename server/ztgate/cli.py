@@ -87,8 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
     from .admin_cli import add_admin_parsers
     from .detect.scan_cli import add_scan_parser
+    from .telemetry.audit_verify import add_audit_parser
 
     add_scan_parser(sub)  # `ztgate scan`: the gateway's detectors over texts
+    add_audit_parser(sub)  # `ztgate audit verify`: audit lines parse and their hash chain holds
     add_admin_parsers(sub, policy, _settings)  # `ztgate usage`, `ztgate status`, `ztgate policy reload`
     return parser
 

@@ -171,8 +171,13 @@ class TracingConfig:
 
 @dataclass(slots=True)
 class AuditConfig:
-    sink: str = "stdout"  # "stdout" | "file"
+    sink: str = "stdout"  # "stdout" | "file" | "otlp" (OTLP logs only)
     path: str = ""
+    max_bytes: int = 100 * 1024 * 1024  # file sink: rotate past this size (path -> path.1 ...); 0: never
+    backups: int = 5  # rotated files kept (path.1 .. path.N)
+    chain: bool = False  # tamper evidence: hash-chain the lines (ztgate audit verify)
+    chain_key_env: str = ""  # env var holding an HMAC key for the chain; "": unkeyed SHA-256
+    otlp: bool = False  # also export every event as an OTLP log record (OTEL_EXPORTER_OTLP_* env)
 
 
 @dataclass(slots=True)
@@ -230,8 +235,10 @@ def load_settings(path: str | os.PathLike[str] | None = None, env: dict[str, str
             _set_path(raw, [p.lower() for p in key[len(ENV_PREFIX) :].split("__")], yaml.safe_load(value))
     raw.setdefault("base_dir", str(base_dir))
     settings = _build(Settings, raw, "")
-    if settings.audit.sink not in ("stdout", "file") or (settings.audit.sink == "file" and not settings.audit.path):
-        raise ConfigError("audit.sink must be stdout, or file with audit.path set")
+    if settings.audit.sink not in ("stdout", "file", "otlp") or (settings.audit.sink == "file" and not settings.audit.path):
+        raise ConfigError("audit.sink must be stdout, otlp, or file with audit.path set")
+    if settings.audit.max_bytes < 0 or settings.audit.backups < (1 if settings.audit.max_bytes else 0):
+        raise ConfigError("audit.max_bytes must be >= 0, and audit.backups >= 1 when max_bytes is set")
     log_sink = settings.decision_log
     if log_sink.sink not in ("off", "stdout", "file") or (log_sink.sink == "file" and not log_sink.path):
         raise ConfigError("decision_log.sink must be off, stdout, or file with decision_log.path set")

@@ -13,7 +13,7 @@ import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from .config import Settings
+from .config import ConfigError, Settings
 from .extproc.gateway import Gateway
 from .extproc.servicer import ExtProcServicer
 from .identity.keys import KeyStore
@@ -44,7 +44,7 @@ async def build_gateway(settings: Settings) -> Gateway:
     engine = await _engine(settings)
     await smoke_test(engine)
     keys = KeyStore.load(settings.path(settings.keys_file))
-    audit = AuditLog.open(settings.path(settings.audit.path) if settings.audit.sink == "file" else None)
+    audit = _audit_log(settings)
     config = policy_config(settings, engine)
     detect = section(config, "detect")
     scanner = build_scanner(settings, detect)
@@ -89,6 +89,30 @@ async def _engine(settings: Settings) -> Engine:
     engine = RemoteEngine(remote.url, remote.path, timeout_s=remote.timeout_ms / 1000, pool_size=remote.pool_size, token=token)
     await engine.start()
     return engine
+
+
+def _audit_log(settings: Settings) -> AuditLog:
+    """The audit sinks: stdout or a (rotated) file, and/or OTLP logs; hash-chained if configured."""
+    config = settings.audit
+    key = None
+    if config.chain and config.chain_key_env:
+        key = os.environ.get(config.chain_key_env, "").encode() or None
+        if key is None:  # a keyed chain was asked for: never fall back to an unkeyed one
+            raise ConfigError(f"audit.chain_key_env names {config.chain_key_env}, which is not set")
+    exporter = None
+    if config.sink == "otlp" or config.otlp:
+        from .telemetry.audit_otlp import OtlpAuditExporter  # the OTLP exporter loads only when used
+
+        exporter = OtlpAuditExporter()
+    return AuditLog.open(
+        settings.path(config.path) if config.sink == "file" else None,
+        max_bytes=config.max_bytes,
+        backups=config.backups,
+        chain=config.chain,
+        chain_key=key,
+        exporter=exporter,
+        lines=config.sink != "otlp",
+    )
 
 
 def _decision_log(settings: Settings) -> DecisionLog | None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ztgate/v1/audit.proto\x12\tztgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x0b\n\nAuditEvent\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x10\n\x08trace_id\x18\x04 \x01(\t\x12\x0f\n\x07span_id\x18\x05 \x01(\t\x12\x30\n\x08identity\x18\x06 \x01(\x0b\x32\x1e.ztgate.v1.AuditEvent.Identity\x12\x10\n\x08provider\x18\x07 \x01(\t\x12\x11\n\toperation\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12\x16\n\x0eresponse_model\x18\n \x01(\t\x12\x0e\n\x06stream\x18\x0b \x01(\x08\x12\x30\n\x08\x64\x65\x63ision\x18\x0c \x01(\x0b\x32\x1e.ztgate.v1.AuditEvent.Decision\x12\x0e\n\x06status\x18\r \x01(\r\x12\x12\n\nlatency_ms\x18\x0e \x01(\x01\x12 \n\x13upstream_latency_ms\x18\x0f \x01(\x01H\x00\x88\x01\x01\x12*\n\x05usage\x18\x10 \x01(\x0b\x32\x1b.ztgate.v1.AuditEvent.Usage\x12\x16\n\x0esource_address\x18\x11 \x01(\t\x12\x12\n\nuser_agent\x18\x12 \x01(\t\x12*\n\x05\x65rror\x18\x13 \x01(\x0b\x32\x1b.ztgate.v1.AuditEvent.Error\x12.\n\x07\x63ontent\x18\x14 \x01(\x0b\x32\x1d.ztgate.v1.AuditEvent.Content\x12\x35\n\x08\x66indings\x18\x15 \x03(\x0b\x32#.ztgate.v1.AuditEvent.FindingsEntry\x12\x42\n\x0foutput_findings\x18\x16 \x03(\x0b\x32).ztgate.v1.AuditEvent.OutputFindingsEntry\x12\x10\n\x08redacted\x18\x17 \x01(\r\x12\x17\n\x0foutput_redacted\x18\x18 \x01(\r\x12.\n\x07\x61nomaly\x18\x19 \x01(\x0b\x32\x1d.ztgate.v1.AuditEvent.Anomaly\x12\x15\n\rrefused_limit\x18\x1a \x01(\t\x1aK\n\x08Identity\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x1a\x98\x01\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x13\n\x0bhttp_status\x18\x02 \x01(\r\x12\x0f\n\x07reasons\x18\x03 \x03(\t\x12\x17\n\x0fpolicy_revision\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x05 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\x12\x16\n\x0eshadow_reasons\x18\x07 \x03(\t\x1a\x9b\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x15\n\routput_tokens\x18\x02 \x01(\r\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x03 \x01(\r\x12#\n\x1b\x63\x61\x63he_creation_input_tokens\x18\x04 \x01(\r\x12\x11\n\testimated\x18\x05 \x01(\x08\x12\x10\n\x08\x63ost_usd\x18\x06 \x01(\x01\x1a)\n\x07\x41nomaly\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x0f\n\x07reasons\x18\x02 \x03(\t\x1a&\n\x05\x45rror\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x1a)\n\x07\x43ontent\x12\x0e\n\x06prompt\x18\x01 \x03(\t\x12\x0e\n\x06output\x18\x02 \x03(\t\x1a/\n\rFindingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a\x35\n\x13OutputFindingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x42\x16\n\x14_upstream_latency_msb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ztgate/v1/audit.proto\x12\tztgate.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe3\x0b\n\nAuditEvent\x12\x16\n\x0eschema_version\x18\x01 \x01(\r\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nrequest_id\x18\x03 \x01(\t\x12\x10\n\x08trace_id\x18\x04 \x01(\t\x12\x0f\n\x07span_id\x18\x05 \x01(\t\x12\x30\n\x08identity\x18\x06 \x01(\x0b\x32\x1e.ztgate.v1.AuditEvent.Identity\x12\x10\n\x08provider\x18\x07 \x01(\t\x12\x11\n\toperation\x18\x08 \x01(\t\x12\r\n\x05model\x18\t \x01(\t\x12\x16\n\x0eresponse_model\x18\n \x01(\t\x12\x0e\n\x06stream\x18\x0b \x01(\x08\x12\x30\n\x08\x64\x65\x63ision\x18\x0c \x01(\x0b\x32\x1e.ztgate.v1.AuditEvent.Decision\x12\x0e\n\x06status\x18\r \x01(\r\x12\x12\n\nlatency_ms\x18\x0e \x01(\x01\x12 \n\x13upstream_latency_ms\x18\x0f \x01(\x01H\x00\x88\x01\x01\x12*\n\x05usage\x18\x10 \x01(\x0b\x32\x1b.ztgate.v1.AuditEvent.Usage\x12\x16\n\x0esource_address\x18\x11 \x01(\t\x12\x12\n\nuser_agent\x18\x12 \x01(\t\x12*\n\x05\x65rror\x18\x13 \x01(\x0b\x32\x1b.ztgate.v1.AuditEvent.Error\x12.\n\x07\x63ontent\x18\x14 \x01(\x0b\x32\x1d.ztgate.v1.AuditEvent.Content\x12\x35\n\x08\x66indings\x18\x15 \x03(\x0b\x32#.ztgate.v1.AuditEvent.FindingsEntry\x12\x42\n\x0foutput_findings\x18\x16 \x03(\x0b\x32).ztgate.v1.AuditEvent.OutputFindingsEntry\x12\x10\n\x08redacted\x18\x17 \x01(\r\x12\x17\n\x0foutput_redacted\x18\x18 \x01(\r\x12.\n\x07\x61nomaly\x18\x19 \x01(\x0b\x32\x1d.ztgate.v1.AuditEvent.Anomaly\x12\x15\n\rrefused_limit\x18\x1a \x01(\t\x12\x11\n\tprev_hash\x18\x1e \x01(\t\x12\x0c\n\x04hash\x18\x1f \x01(\t\x12\x10\n\x08\x63hain_id\x18  \x01(\t\x1aK\n\x08Identity\x12\x0f\n\x07subject\x18\x01 \x01(\t\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\x12\x0e\n\x06key_id\x18\x04 \x01(\t\x1a\x98\x01\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x13\n\x0bhttp_status\x18\x02 \x01(\r\x12\x0f\n\x07reasons\x18\x03 \x03(\t\x12\x17\n\x0fpolicy_revision\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x05 \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x06 \x01(\x08\x12\x16\n\x0eshadow_reasons\x18\x07 \x03(\t\x1a\x9b\x01\n\x05Usage\x12\x14\n\x0cinput_tokens\x18\x01 \x01(\r\x12\x15\n\routput_tokens\x18\x02 \x01(\r\x12\x1b\n\x13\x63\x61\x63hed_input_tokens\x18\x03 \x01(\r\x12#\n\x1b\x63\x61\x63he_creation_input_tokens\x18\x04 \x01(\r\x12\x11\n\testimated\x18\x05 \x01(\x08\x12\x10\n\x08\x63ost_usd\x18\x06 \x01(\x01\x1a)\n\x07\x41nomaly\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x0f\n\x07reasons\x18\x02 \x03(\t\x1a&\n\x05\x45rror\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x1a)\n\x07\x43ontent\x12\x0e\n\x06prompt\x18\x01 \x03(\t\x12\x0e\n\x06output\x18\x02 \x03(\t\x1a/\n\rFindingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a\x35\n\x13OutputFindingsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x42\x16\n\x14_upstream_latency_msb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,21 +37,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_AUDITEVENT_OUTPUTFINDINGSENTRY']._loaded_options = None
   _globals['_AUDITEVENT_OUTPUTFINDINGSENTRY']._serialized_options = b'8\001'
   _globals['_AUDITEVENT']._serialized_start=70
-  _globals['_AUDITEVENT']._serialized_end=1526
-  _globals['_AUDITEVENT_IDENTITY']._serialized_start=884
-  _globals['_AUDITEVENT_IDENTITY']._serialized_end=959
-  _globals['_AUDITEVENT_DECISION']._serialized_start=962
-  _globals['_AUDITEVENT_DECISION']._serialized_end=1114
-  _globals['_AUDITEVENT_USAGE']._serialized_start=1117
-  _globals['_AUDITEVENT_USAGE']._serialized_end=1272
-  _globals['_AUDITEVENT_ANOMALY']._serialized_start=1274
-  _globals['_AUDITEVENT_ANOMALY']._serialized_end=1315
-  _globals['_AUDITEVENT_ERROR']._serialized_start=1317
-  _globals['_AUDITEVENT_ERROR']._serialized_end=1355
-  _globals['_AUDITEVENT_CONTENT']._serialized_start=1357
-  _globals['_AUDITEVENT_CONTENT']._serialized_end=1398
-  _globals['_AUDITEVENT_FINDINGSENTRY']._serialized_start=1400
-  _globals['_AUDITEVENT_FINDINGSENTRY']._serialized_end=1447
-  _globals['_AUDITEVENT_OUTPUTFINDINGSENTRY']._serialized_start=1449
-  _globals['_AUDITEVENT_OUTPUTFINDINGSENTRY']._serialized_end=1502
+  _globals['_AUDITEVENT']._serialized_end=1577
+  _globals['_AUDITEVENT_IDENTITY']._serialized_start=935
+  _globals['_AUDITEVENT_IDENTITY']._serialized_end=1010
+  _globals['_AUDITEVENT_DECISION']._serialized_start=1013
+  _globals['_AUDITEVENT_DECISION']._serialized_end=1165
+  _globals['_AUDITEVENT_USAGE']._serialized_start=1168
+  _globals['_AUDITEVENT_USAGE']._serialized_end=1323
+  _globals['_AUDITEVENT_ANOMALY']._serialized_start=1325
+  _globals['_AUDITEVENT_ANOMALY']._serialized_end=1366
+  _globals['_AUDITEVENT_ERROR']._serialized_start=1368
+  _globals['_AUDITEVENT_ERROR']._serialized_end=1406
+  _globals['_AUDITEVENT_CONTENT']._serialized_start=1408
+  _globals['_AUDITEVENT_CONTENT']._serialized_end=1449
+  _globals['_AUDITEVENT_FINDINGSENTRY']._serialized_start=1451
+  _globals['_AUDITEVENT_FINDINGSENTRY']._serialized_end=1498
+  _globals['_AUDITEVENT_OUTPUTFINDINGSENTRY']._serialized_start=1500
+  _globals['_AUDITEVENT_OUTPUTFINDINGSENTRY']._serialized_end=1553
 # @@protoc_insertion_point(module_scope)

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class AuditEvent(_message.Message):
-    __slots__ = ("schema_version", "time", "request_id", "trace_id", "span_id", "identity", "provider", "operation", "model", "response_model", "stream", "decision", "status", "latency_ms", "upstream_latency_ms", "usage", "source_address", "user_agent", "error", "content", "findings", "output_findings", "redacted", "output_redacted", "anomaly", "refused_limit")
+    __slots__ = ("schema_version", "time", "request_id", "trace_id", "span_id", "identity", "provider", "operation", "model", "response_model", "stream", "decision", "status", "latency_ms", "upstream_latency_ms", "usage", "source_address", "user_agent", "error", "content", "findings", "output_findings", "redacted", "output_redacted", "anomaly", "refused_limit", "prev_hash", "hash", "chain_id")
     class Identity(_message.Message):
         __slots__ = ("subject", "method", "groups", "key_id")
         SUBJECT_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,9 @@ class AuditEvent(_message.Message):
     OUTPUT_REDACTED_FIELD_NUMBER: _ClassVar[int]
     ANOMALY_FIELD_NUMBER: _ClassVar[int]
     REFUSED_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PREV_HASH_FIELD_NUMBER: _ClassVar[int]
+    HASH_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_ID_FIELD_NUMBER: _ClassVar[int]
     schema_version: int
     time: _timestamp_pb2.Timestamp
     request_id: str
@@ -141,4 +144,7 @@ class AuditEvent(_message.Message):
     output_redacted: int
     anomaly: AuditEvent.Anomaly
     refused_limit: str
-    def __init__(self, schema_version: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., identity: _Optional[_Union[AuditEvent.Identity, _Mapping]] = ..., provider: _Optional[str] = ..., operation: _Optional[str] = ..., model: _Optional[str] = ..., response_model: _Optional[str] = ..., stream: _Optional[bool] = ..., decision: _Optional[_Union[AuditEvent.Decision, _Mapping]] = ..., status: _Optional[int] = ..., latency_ms: _Optional[float] = ..., upstream_latency_ms: _Optional[float] = ..., usage: _Optional[_Union[AuditEvent.Usage, _Mapping]] = ..., source_address: _Optional[str] = ..., user_agent: _Optional[str] = ..., error: _Optional[_Union[AuditEvent.Error, _Mapping]] = ..., content: _Optional[_Union[AuditEvent.Content, _Mapping]] = ..., findings: _Optional[_Mapping[str, int]] = ..., output_findings: _Optional[_Mapping[str, int]] = ..., redacted: _Optional[int] = ..., output_redacted: _Optional[int] = ..., anomaly: _Optional[_Union[AuditEvent.Anomaly, _Mapping]] = ..., refused_limit: _Optional[str] = ...) -> None: ...
+    prev_hash: str
+    hash: str
+    chain_id: str
+    def __init__(self, schema_version: _Optional[int] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., request_id: _Optional[str] = ..., trace_id: _Optional[str] = ..., span_id: _Optional[str] = ..., identity: _Optional[_Union[AuditEvent.Identity, _Mapping]] = ..., provider: _Optional[str] = ..., operation: _Optional[str] = ..., model: _Optional[str] = ..., response_model: _Optional[str] = ..., stream: _Optional[bool] = ..., decision: _Optional[_Union[AuditEvent.Decision, _Mapping]] = ..., status: _Optional[int] = ..., latency_ms: _Optional[float] = ..., upstream_latency_ms: _Optional[float] = ..., usage: _Optional[_Union[AuditEvent.Usage, _Mapping]] = ..., source_address: _Optional[str] = ..., user_agent: _Optional[str] = ..., error: _Optional[_Union[AuditEvent.Error, _Mapping]] = ..., content: _Optional[_Union[AuditEvent.Content, _Mapping]] = ..., findings: _Optional[_Mapping[str, int]] = ..., output_findings: _Optional[_Mapping[str, int]] = ..., redacted: _Optional[int] = ..., output_redacted: _Optional[int] = ..., anomaly: _Optional[_Union[AuditEvent.Anomaly, _Mapping]] = ..., refused_limit: _Optional[str] = ..., prev_hash: _Optional[str] = ..., hash: _Optional[str] = ..., chain_id: _Optional[str] = ...) -> None: ...
