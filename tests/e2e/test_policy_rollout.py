@@ -139,3 +139,29 @@ def test_shadow_mode_still_needs_a_caller(dry_run) -> None:
     gw, _ = dry_run
     with pytest.raises(openai.AuthenticationError):
         client(gw, "zt-00000000-not-a-real-key-000000000000").chat.completions.create(model="gpt-4o", messages=MESSAGES)
+
+
+@pytest.fixture(scope="module")
+def trial(tmp_path_factory: pytest.TempPathFactory, fake_provider) -> Iterator[Gateway]:
+    """One rule on trial: data shadow_rules lists models.not_allowed; every other rule is enforced."""
+    tmp = tmp_path_factory.mktemp("trial")
+    policy_dir = tmp / "rego"
+    shutil.copytree(ROOT / "rego", policy_dir)
+    data_file = policy_dir / "ztgate" / "config" / "data.json"
+    data = json.loads(data_file.read_text())
+    data["shadow_rules"] = ["models.not_allowed"]
+    data_file.write_text(json.dumps(data))
+    with launch_gateway(tmp, fake_provider, policy={"dir": str(policy_dir)}) as gw:
+        yield gw
+
+
+def test_a_rule_on_trial_is_logged_not_enforced_while_the_others_still_are(trial: Gateway) -> None:
+    raw = client(trial, trial.keys["intern"]).chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+    assert raw.http_response.status_code == 200
+    audit = trial.audit_for(raw.headers["x-request-id"])
+    assert audit["decision"]["allowed"] is True and "dry_run" not in audit["decision"]
+    assert any("gpt-4o" in reason for reason in audit["decision"]["shadow_reasons"])
+    with pytest.raises(openai.PermissionDeniedError):  # a secret is still blocked
+        client(trial, trial.keys["intern"]).chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "key AKIAZ7Q3XJ5NWB4LK2MT"}]
+        )
