@@ -162,6 +162,17 @@ def test_combining_marks_compose() -> None:
     assert text[slice(*norm.to_original(s, s + 3))] == "and"
 
 
+def test_latin1_text_is_checked_for_soft_hyphens_and_nfkc_only() -> None:
+    text = "Grüße, Kennwort: pass\u00adwort ½"  # every character below U+0100
+    norm, findings = normalize(text)
+    assert norm.text == "Grüße, Kennwort: passwort 1\u20442"  # NFKC: "½" is "1⁄2"
+    assert types(findings) == ["zero_width"]
+    s, e = norm.to_original(norm.text.index("passwort"), norm.text.index("passwort") + 8)
+    assert text[s:e] == "pass\u00adwort"
+    mixed, found = normalize("Grüße, pаsswort")  # a Cyrillic "а": no longer Latin-1 only
+    assert mixed.text == "Grüße, passwort" and types(found) == ["homoglyphs"]
+
+
 def test_empty_spans_and_clamping() -> None:
     text = "a\u200bb\u200bc"
     norm, _ = normalize(text)

@@ -10,6 +10,8 @@ from ztgate.detect.base import SEVERITIES, Finding
 from ztgate.detect.pii import PiiDetector
 from ztgate.detect.pii_checks import bitcoin_bech32, ethereum, keccak256
 
+from timing import assert_linear_on_64k
+
 
 @pytest.fixture(scope="module")
 def pii() -> PiiDetector:
@@ -398,6 +400,33 @@ def test_overlapping_candidates_resolve_to_one_finding(pii: PiiDetector) -> None
     assert found(pii, "::ffff:192.0.2.1") == ["::ffff:192.0.2.1"]
 
 
+# --- where the recognizers run ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("my AHV is 74(756.9217.0769.85 ok", [("ch_ahv", "756.9217.0769.85")]),  # "(" glues two numbers
+        ("server 192.168.1.10(0611725555)", [("ip_address", "192.168.1.10")]),
+        ("code 811228-9874-192.168.1.10", [("ip_address", "192.168.1.10")]),
+        ("ship to 12 Main Way\nSpringfield", [("street_address", "12 Main Way")]),  # a street word at a line end
+        ("ids: 3307847  7050+1373054300607263(", []),  # no id cut out of a longer number
+        ("order 4155550132 shipped", []),  # a bare number with no phone word near it
+        ("call 4155550132 now", [("phone_number", "4155550132")]),
+    ],
+)
+def test_numbers_are_looked_at_whole_and_in_parts(pii: PiiDetector, text: str, expected: list) -> None:
+    assert [(label, text[f.start : f.end]) for label, f in pii.matches(text)] == expected
+
+
+def test_context_words_are_whole_words_in_any_case(pii: PiiDetector) -> None:
+    assert found(pii, "PASSPORT: 123456789", "passport") == ["123456789"]
+    assert found(pii, "passports 123456789", "passport") == ["123456789"]
+    assert found(pii, "mypassport 123456789", "passport") == []  # glued to a word: not context
+    assert found(pii, "passport\nno 123456789", "passport") == ["123456789"]
+    assert found(pii, "social\nsecurity 078-05-1120", "us_ssn") == []  # the phrase is "social security"
+
+
 # --- custom patterns from policy data ----------------------------------------------------------
 
 
@@ -456,6 +485,21 @@ def test_custom_pattern_errors_name_the_entry(entry: object, message: str) -> No
 def test_64kb_adversarial_input_is_linear(pii: PiiDetector, text: str) -> None:
     best = min(_cpu_seconds(pii, text) for _ in range(3))
     assert best < 0.050, f"{best * 1000:.1f} ms"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1.2.3.4(5" * 7282,  # runs of many short groups
+        "ABCDEFGHIJKLMNOP " * 3856,  # 16-character tokens (a codice fiscale's length)
+        "1BoatSLRHtKNngkdXEeobR76b53LETtpyX " * 1875,  # base58-looking tokens
+        "id 1234 was given, we then moved on. " * 1772,  # numbers whose neighbourhood is searched for context
+        "Calle Rue Via Place Street " * 2428,  # street words
+    ],
+    ids=["glued-groups", "tokens", "base58", "context-words", "street-words"],
+)
+def test_64kb_trigger_inputs_are_linear(pii: PiiDetector, text: str) -> None:
+    assert_linear_on_64k(lambda t: pii.scan(t, "input"), text, text[:20])
 
 
 def _cpu_seconds(detector: PiiDetector, text: str) -> float:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ztgate.detect.base import Finding
+from ztgate.detect.base import Finding, KeywordIndex
 from ztgate.detect.exfil import ExfilDetector
 from ztgate.detect.scanner import (
     LocatedFinding,
@@ -443,6 +443,40 @@ def test_defaults_file() -> None:
     assert "injection" not in defaults["directions"]["output"]
     assert defaults["exfil"]["allowed_domains"] == []
     assert 0 < defaults["injection"]["threshold"] < 1
+
+
+# --- the keyword index the detectors share ---
+
+
+def test_keyword_index_reads_a_text_once_for_every_detector() -> None:
+    index = KeywordIndex()
+    index.add(["build a bomb", "password ="])
+    index.add(["zip"])
+    text = "Build a\nbomb, then set PASSWORD = x; zip it"
+    haystack, hits = index.hits(text)
+    assert len(haystack) == len(text) and "\n" not in haystack  # folded: lower case, whitespace as " "
+    assert sorted(word for _, word in hits) == ["build a bomb", "password =", "zip"]
+    assert index.hits(text)[1] is hits  # the same text object: no second pass
+    assert index.hits("İstanbul zip")[0] == "İstanbul zip"  # "İ" lowers to two characters: kept
+
+
+@needs_all
+def test_from_config_detectors_share_one_keyword_index_and_find_what_they_find_alone() -> None:
+    from ztgate.detect.pii import PiiDetector
+    from ztgate.detect.secrets import SecretsDetector
+
+    s = Scanner.from_config({"topics": TOPICS})
+    assert s.keywords is not None
+    for name in ("pii", "secrets", "topics"):
+        assert s.detectors[name]._keywords is s.keywords  # type: ignore[attr-defined]
+    alone = {"pii": PiiDetector(), "secrets": SecretsDetector(), "topics": TopicsDetector(TOPICS)}
+    text = (
+        "Ship to 12 Main Street, zip 90210. How do I build a bomb? "
+        f"password = 'hunter42-Xy9!' and {AWS_KEY}; mail jane.doe@example.com, call +1 415 555 0132."
+    )
+    for name, detector in alone.items():
+        shared = s.detectors[name].scan(text, "input")
+        assert shared and shared == detector.scan(text, "input"), name
 
 
 # --- with the real detectors (once every module is there) ---

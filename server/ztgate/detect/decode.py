@@ -28,10 +28,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from urllib.parse import unquote
 
 import regex
+
+from .base import KeywordIndex
 
 MAX_SEGMENTS = 256
 MIN_DECODED = 6  # shorter payloads carry nothing a detector could act on
@@ -70,6 +75,7 @@ _MAP_LEET = bytes(  # leet character -> "1", letter -> "a", other digit -> "d", 
     for b in range(256)
 )
 
+_LINE_BREAKS = str.maketrans("", "", "\n\r\t")  # allowed in decoded text (not "printable")
 _URL_ESCAPE = regex.compile(r"%[0-9A-Fa-f]{2}")
 _URL_RUN = regex.compile(r"(?:[^\s%<>\"'`]|%[0-9A-Fa-f]{2})++")
 _URL_STOP = frozenset(" \t\r\n\f\v%<>\"'`")
@@ -81,6 +87,9 @@ _ROT13 = str.maketrans(
 _ROT13_WORDS = ("ignore", "instruct", "previous", "disregard", "prompt", "password", "secret", "system",
                 "jailbreak")
 _ROT13_STEMS = tuple(w.translate(_ROT13).encode() for w in _ROT13_WORDS)
+# What the rot13 signal looks for, as words for a shared keyword index (see decoder_for).
+KEYWORDS = frozenset(stem.decode() for stem in _ROT13_STEMS) | {"rot", "13"}
+_LEET_HIT = re.compile(rb"1a")  # the re module finds a literal faster than bytes.find finds 2 bytes
 _ROT13_NAMED = regex.compile(r"(?i)\brot[ -]?13\b")
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
@@ -92,21 +101,36 @@ _NOT_LEET = regex.compile(
 )
 
 
-def decoded_segments(text: str, *, max_depth: int = 2, max_bytes: int = 65536) -> list[Decoded]:
+def decoded_segments(
+    text: str, *, max_depth: int = 2, max_bytes: int = 65536, keywords: KeywordIndex | None = None
+) -> list[Decoded]:
     """Every encoded-looking segment of text that decodes to readable text, recursively up to
-    max_depth, in text order; at most max_bytes characters of decoded text in all."""
+    max_depth, in text order; at most max_bytes characters of decoded text in all. `keywords`: a
+    keyword index holding KEYWORDS (see decoder_for), whose pass over the text the detectors have
+    already paid for."""
     out: list[Decoded] = []
     budget = [max_bytes]
-    _decode_into(text, 1, max_depth, None, budget, out)
+    rot13 = None
+    if keywords is not None and max_depth >= 1:
+        found = {word for _, word in keywords.hits(text)[1] if word in KEYWORDS}
+        rot13 = ("rot" in found and "13" in found) or any(w not in ("rot", "13") for w in found)
+    _decode_into(text, 1, max_depth, None, budget, out, rot13)
     out.sort(key=lambda d: (d.start, d.depth))
     return out
 
 
+def decoder_for(keywords: KeywordIndex) -> Callable[..., list[Decoded]]:
+    """decoded_segments with its rot13 words in the scanner's shared keyword index: the text is then
+    not read once more for them (nine substring searches, ~15 us on 4 KB)."""
+    keywords.add(KEYWORDS)
+    return partial(decoded_segments, keywords=keywords)
+
+
 def _decode_into(text: str, depth: int, max_depth: int, span: tuple[int, int] | None,
-                 budget: list[int], out: list[Decoded]) -> None:
+                 budget: list[int], out: list[Decoded], rot13: bool | None = None) -> None:
     if depth > max_depth or budget[0] <= 0:
         return
-    for start, end, encoding, decoded in _decode_once(text, budget[0]):
+    for start, end, encoding, decoded in _decode_once(text, budget[0], rot13):
         if budget[0] <= 0 or len(out) >= MAX_SEGMENTS:
             return
         decoded = decoded[: budget[0]]
@@ -116,7 +140,8 @@ def _decode_into(text: str, depth: int, max_depth: int, span: tuple[int, int] | 
         _decode_into(decoded, depth + 1, max_depth, (s, e), budget, out)
 
 
-def _decode_once(text: str, limit: int) -> list[tuple[int, int, str, str]]:
+def _decode_once(text: str, limit: int, rot13: bool | None = None) -> list[tuple[int, int, str, str]]:
+    """One level of decoding. rot13: whether the rot13 signal is in the text, when already known."""
     codes = text.encode("ascii", "replace")  # one byte per character: offsets are the text's
     found: list[tuple[int, int, str, str]] = []
     if len(text) >= 16:
@@ -136,11 +161,14 @@ def _decode_once(text: str, limit: int) -> list[tuple[int, int, str, str]]:
     if codes.count(b"%") >= 3:
         found += _url_segments(text)
     low = codes.lower()
-    if (b"rot" in low and b"13" in low) or any(stem in low for stem in _ROT13_STEMS):
+    if rot13 is None:
+        rot13 = (b"rot" in low and b"13" in low) or any(stem in low for stem in _ROT13_STEMS)
+    if rot13:
         found += _rot13_segments(text, low)
     leet = codes.translate(_MAP_LEET)
-    if b"1a" in leet:
-        found += _leet_segments(text, leet)
+    hit = _LEET_HIT.search(leet)
+    if hit is not None:
+        found += _leet_segments(text, leet, hit.start())
     return found
 
 
@@ -188,7 +216,7 @@ def _readable(raw: bytes) -> str | None:
     decoded = raw.decode("utf-8", errors="replace")  # no exception to pay for on binary input
     if "\ufffd" in decoded:
         return None
-    if decoded.isprintable():
+    if decoded.isprintable() or decoded.translate(_LINE_BREAKS).isprintable():  # C-level checks first
         return decoded if any(c.isalpha() for c in decoded) else None
     bad = sum(1 for c in decoded if not c.isprintable() and c not in "\n\r\t")
     if bad * 20 > len(decoded) or not any(c.isalpha() for c in decoded):
@@ -254,8 +282,9 @@ def _rot13_segments(text: str, low: bytes) -> list[tuple[int, int, str, str]]:
     return found
 
 
-def _leet_segments(text: str, leet: bytes) -> list[tuple[int, int, str, str]]:
-    """Lines with leetspeak words, the words translated (see the module docstring for the rule)."""
+def _leet_segments(text: str, leet: bytes, i: int) -> list[tuple[int, int, str, str]]:
+    """Lines with leetspeak words, the words translated (see the module docstring for the rule); i is
+    where the first candidate ("1a" in leet) is."""
     found: list[tuple[int, int, str, str]] = []
     line: tuple[int, int] | None = None
     tokens: list[tuple[int, int, int]] = []  # (start, end, leet characters) in the current line
@@ -270,7 +299,6 @@ def _leet_segments(text: str, leet: bytes) -> list[tuple[int, int, str, str]]:
             parts.append(text[last:e])
             found.append((s, e, LEET, "".join(parts)))
 
-    i = leet.find(b"1a")
     looked = 0
     while i != -1 and len(found) < MAX_SEGMENTS and looked < MAX_TOKENS:
         looked += 1
@@ -284,6 +312,7 @@ def _leet_segments(text: str, leet: bytes) -> list[tuple[int, int, str, str]]:
                 flush()
                 line, tokens = _line_around(text, ts), []
             tokens.append((ts, te, sum(c in _LEET_CHARS for c in token)))
-        i = leet.find(b"1a", te)
+        hit = _LEET_HIT.search(leet, te)
+        i = -1 if hit is None else hit.start()
     flush()
     return found

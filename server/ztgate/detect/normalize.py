@@ -10,7 +10,9 @@ rewrites the original.
 
 Three stages, each with its own map: (1) remove invisible characters and escape sequences, (2) NFKC,
 (3) map look-alike letters (detect/homoglyphs.py; same length, no map). Pure ASCII without an escape character (the
-common case) returns the text itself with an identity map after two C-level checks.
+common case) returns the text itself with an identity map after two C-level checks; text with
+nothing beyond Latin-1 (German, French, Spanish without typographic quotes) skips the scans for
+invisible characters (but U+00AD) and look-alike letters, none of which is in Latin-1.
 
 Speed: the regex module scans a character class of one range fast but a class of many ranges (or
 an alternation) at tens of nanoseconds per character, so invisible characters are found with
@@ -216,21 +218,35 @@ def normalize(text: str) -> tuple[Normalized, list[Finding]]:
         return Normalized(text), []
     findings = _Findings()
     norm = Normalized(text)
-    out = _remove_invisible(text, norm, findings)
+    wide = not _latin1(text)
+    out = _remove_invisible(text, norm, findings, wide)
     if not out.isascii():
         if not unicodedata.is_normalized("NFKC", out):
             out = _nfkc(out, norm)
         norm.text = out
-        out, words = map_homoglyphs(out, MAX_RUNS)
-        for start, end in words:
-            findings.add("homoglyphs", *norm.to_original(start, end))
+        if wide or not _latin1(out):  # no look-alike letter is in Latin-1
+            out, words = map_homoglyphs(out, MAX_RUNS)
+            for start, end in words:
+                findings.add("homoglyphs", *norm.to_original(start, end))
     norm.text = out
     return norm, findings.capped()
 
 
-def _remove_invisible(text: str, norm: Normalized, findings: _Findings) -> str:
+def _latin1(text: str) -> bool:
+    """Whether every character is below U+0100 (a memory copy for such a text): then none of the
+    invisible characters but U+00AD, and no look-alike letter, can be in it, and the scans for them
+    (tens of microseconds on a 4 KB text of German or French) are skipped."""
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _remove_invisible(text: str, norm: Normalized, findings: _Findings, wide: bool = True) -> str:
     """Stage 1: drop escape sequences and invisible characters, classify each run, decode payloads.
-    Past MAX_RUNS runs the rest of the text is cleaned in one C-level pass (coarse map)."""
+    Past MAX_RUNS runs the rest of the text is cleaned in one C-level pass (coarse map). `wide`:
+    the text may hold characters beyond Latin-1 (else only U+00AD is looked for)."""
     runs: list[tuple[int, int, str, regex.Match[str] | None]] = []
     cut = len(text)  # where fine-grained handling stops
     if "\x1b" in text or "\x9b" in text or "\x9d" in text:
@@ -239,7 +255,11 @@ def _remove_invisible(text: str, norm: Normalized, findings: _Findings) -> str:
                 cut = min(cut, m.start())
                 break
             runs.append((m.start(), m.end(), "ansi", m))
-    if not text.isascii():
+    seeks: list[regex.Pattern[str]] = []
+    if not wide:
+        if "\u00ad" in text:
+            seeks.append(_SEEKS_SINGLE["\u00ad"])
+    elif not text.isascii():
         seeks = [_SEEK_VS] + [seek for c, seek in _SEEKS_SINGLE.items() if c in text]
         if _GATE.search(text):
             seeks += _SEEKS_GATED
@@ -247,24 +267,24 @@ def _remove_invisible(text: str, norm: Normalized, findings: _Findings) -> str:
                 seeks.append(_SEEK_MARKS)
         if _ASTRAL.search(text):
             seeks += _SEEKS_ASTRAL
-        budget = MAX_RUNS
-        for seek in seeks:  # runs found twice (mixed kinds) are skipped below
-            m = seek.search(text, 0, cut)
-            while m is not None:
-                if budget <= 0:
-                    cut = min(cut, m.start())
-                    break
-                budget -= 1
-                r = _RUN.match(text, m.start())
-                assert r is not None
-                i = r.start()
-                while i < r.end():  # one run per kind
-                    kind = _kind(text[i])
-                    k = _KIND_RUN[kind].match(text, i, r.end())
-                    assert k is not None
-                    runs.append((i, k.end(), kind, None))
-                    i = k.end()
-                m = seek.search(text, r.end(), cut)
+    budget = MAX_RUNS
+    for seek in seeks:  # runs found twice (mixed kinds) are skipped below
+        m = seek.search(text, 0, cut)
+        while m is not None:
+            if budget <= 0:
+                cut = min(cut, m.start())
+                break
+            budget -= 1
+            r = _RUN.match(text, m.start())
+            assert r is not None
+            i = r.start()
+            while i < r.end():  # one run per kind
+                kind = _kind(text[i])
+                k = _KIND_RUN[kind].match(text, i, r.end())
+                assert k is not None
+                runs.append((i, k.end(), kind, None))
+                i = k.end()
+            m = seek.search(text, r.end(), cut)
     if not runs and cut == len(text):
         return text
     runs.sort(key=lambda r: (r[0], -r[1]))

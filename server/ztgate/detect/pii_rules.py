@@ -16,9 +16,10 @@ below decide behaviour:
        all (passport, ITIN, dates of birth, postal codes): reported only with context.
 
 `scope` says which candidate windows a rule runs in (see detect/pii.py): "digits" near runs of 4+
-digits, "hexsep" near colon/dash/dot-separated hex groups (IPv6, MAC), "at" near "@", "near" around
-occurrences of the rule's `requires` literals (lowercase: "0x", "bc1", street words...), "text" the whole
-text (only patterns whose first character is rare: uppercase letters, '1'/'3').
+digits, "token" on runs of ASCII letters and digits of the rule's length (TOKEN_CHARS), "hexsep" near
+colon/dash/dot-separated hex groups (IPv6, MAC), "near" around occurrences of the rule's `requires`
+literals (lowercase: "0x", "bc1", street words...), "text" the whole text (only patterns that start
+with a literal the regex engine skips to, like "@").
 """
 
 from __future__ import annotations
@@ -67,6 +68,18 @@ RUN_DIGITS: dict[str, tuple[int, int]] = {
     "ch_ahv": (13, 13), "passport": (6, 9), "iban": (8, 34), "ip_address": (4, 15), "date_of_birth": (4, 8),
     "postal_code": (4, 9),
 }  # fmt: skip
+# The longest group of digits without a separator such a run must hold: each of these patterns needs
+# that many digits in a row ("1234567" for a DNI), and 4+ digits in a row are always inside a run.
+RUN_GROUP: dict[str, int] = {
+    "credit_card": 4, "us_ssn": 4, "us_itin": 4, "es_dni": 7, "es_nie": 7, "nl_bsn": 4, "in_aadhaar": 4,
+    "uk_nhs": 4, "pl_pesel": 11, "fi_hetu": 6, "se_personnummer": 6, "za_id": 13, "tr_national_id": 11,
+    "kr_rrn": 7, "ch_ahv": 4, "passport": 6,
+}  # fmt: skip
+# A separator such a run must hold (an IPv4 address is dotted).
+RUN_CHARS: dict[str, str] = {"ip_address": "."}
+# Scope "token": the length of the maximal run of ASCII letters and digits the whole match is (the
+# pattern is bounded by non-word characters on both sides). At least pii_triggers.TOKEN_MIN (16).
+TOKEN_CHARS: dict[str, tuple[int, int]] = {"crypto_wallet": (26, 35), "it_fiscal_code": (16, 16)}
 # Characters before/after such a run a rule's match may extend to (letters of an IBAN or a NIE, the
 # month name of a date, an extension). Rules not listed: 4 before, 12 after.
 DIGIT_MARGINS: dict[str, tuple[int, int]] = {"iban": (24, 24), "date_of_birth": (32, 8)}
@@ -134,10 +147,10 @@ def _nid(label: str, pattern: str, score: float, context: tuple[str, ...], **kw:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("email", "email", "medium",
-         r"(?<![\w.+%-])[\w+%-](?:[\w.+%-]{0,63})@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,8}"
+    Rule("email", "email", "medium",  # starts at "@" (found fast), looks back for the local part
+         r"@(?<=(?<![\w.+%-])(?P<lead>[\w+%-][\w.+%-]{0,63})@)(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.){1,8}"
          r"(?:[^\W\d_]{2,24}|xn--[\w-]{1,59})(?![\w-]|\.[^\W_])",
-         0.9, None, EMAIL_CTX, scope="at"),
+         0.9, None, EMAIL_CTX, scope="text"),
     Rule("credit_card", "credit_card", "high",
          r"[0-9](?<![\w.,-][0-9])[0-9]{3}(?:[ -]?[0-9]){8,15}" + _E, 1.0, checks.credit_card, CARD_CTX, shrink=True,
          score_of=_card_score),
@@ -164,7 +177,7 @@ RULES: tuple[Rule, ...] = (
          r"(?:[ ]?(?:x|ext\.?|extension)[ ]?[0-9]{1,6})?(?![\w]|[.,-][0-9])",
          0.7, None, PHONE_CTX, refine="phone"),
     Rule("crypto_wallet", "crypto_wallet", "high", r"(?<![\w])[13][1-9A-HJ-NP-Za-km-z]{25,34}(?![\w])", 1.0,
-         checks.crypto_wallet, CRYPTO_CTX, scope="text"),
+         checks.crypto_wallet, CRYPTO_CTX, scope="token"),
     Rule("crypto_wallet", "crypto_wallet", "high", r"(?<![\w])(?:bc1|tb1|BC1|TB1)[0-9A-Za-z]{8,87}(?![\w])", 1.0,
          checks.crypto_wallet, CRYPTO_CTX, scope="near", requires=("bc1", "tb1"), near=(1, 95)),
     Rule("crypto_wallet", "crypto_wallet", "high", r"(?<![\w])0[xX][0-9A-Fa-f]{40}(?![\w])", 1.0,
@@ -178,7 +191,7 @@ RULES: tuple[Rule, ...] = (
          0.85, ("nir", "insee", "sécurité sociale", "securite sociale", "numéro de sécurité sociale")),
     _nid("it_fiscal_code", r"[A-Z](?<![\w][A-Z])[A-Z]{5}[0-9LMNPQRSTUV]{2}[A-EHLMPR-T][0-9LMNPQRSTUV]{2}[A-Z]"
          r"[0-9LMNPQRSTUV]{3}[A-Z](?![\w])", 1.0,
-         ("codice fiscale", "cf", "fiscal code", "tessera sanitaria"), scope="text"),
+         ("codice fiscale", "cf", "fiscal code", "tessera sanitaria"), scope="token"),
     _nid("nl_bsn", _B + r"[0-9]{4}[ .]?[0-9]{2}[ .]?[0-9]{3}" + _E, 0.4,
          ("bsn", "burgerservicenummer", "sofinummer", "sofi-nummer", "persoonsnummer")),
     _nid("in_aadhaar", _B + r"[2-9][0-9]{3}([ :-]?)[0-9]{4}\1[0-9]{4}" + _E, 0.6,
@@ -234,9 +247,11 @@ RULES: tuple[Rule, ...] = (
          r"(?:[ ]{1,2}[\p{L}'-]{1,20}){1,4}(?![\w])",
          0.6, None, ("address", "live", "lives", "located", "adresse", "dirección", "indirizzo"), scope="near",
          near=(40, 120),
-         requires=("straße", "strasse", "str.", "weg ", "gasse", "platz", "allee", "katu", "gatan", "vej ", "veien",
-                   "via ", "viale", "piazza", "corso", "calle", "avenida", "avda", "rua ", "rue ", "avenue",
-                   "boulevard", "chemin", "place", "quai", "plaza", "ul.", " bd", "allée", "impasse")),
+         # each alternative's word with the space the pattern needs after it (not "caller", "placed")
+         requires=("straße ", "strasse ", "str. ", "weg ", "gasse ", "platz ", "allee ", "katu ", "gatan ", "vej ",
+                   "veien ", "via ", "viale ", "piazza ", "corso ", "calle ", "avenida ", "avda. ", "rua ", "rue ",
+                   "avenue ", "boulevard ", "chemin ", "place ", "quai ", "plaza ", "ul. ", " bd ", "allée ",
+                   "impasse ")),
     Rule("person_name", "person_name", "medium",  # no NER: only names introduced by a cue
          r"(?i:my name is|my name's|name:|full name:|i am called|je m'appelle|ich heiße|ich heisse|me llamo"
          r"|mi chiamo|(?<![\w])(?:mr|mrs|ms|miss|dr|prof)\.?)[ \t]{1,4}"

@@ -6,6 +6,8 @@ For one text and a direction ("input": prompts, history, tool results; "output":
    controls, tag characters, homoglyphs, ANSI escapes, ...) come back in original offsets;
 2. runs the direction's detectors on the normalised text and maps their spans back to the original
    (a detector that sets `scans_original_text = True`, like exfil, reads the original instead);
+   the pii, secrets and topics keyword lists and the decoder's rot13 words are one Aho-Corasick
+   automaton (base.KeywordIndex), so the text is read for keywords once, not once per detector;
 3. scans text hidden in Unicode tag characters (found by the normaliser) as its own text, the
    findings covering the tag run in the original, encoding "unicode_tags";
 4. rescans every decoded payload (detect/decode.py: base64, hex, rot13, URL, leetspeak) with the
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from ..providers.base import JsonPath, LLMRequest, TextPart
-from .base import SEVERITIES, Detector, Finding
+from .base import SEVERITIES, Detector, Finding, KeywordIndex
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.json")
 
@@ -217,10 +219,12 @@ class Scanner:
         decode_max_bytes: int = 65536,
         max_text_chars: int = DEFAULT_MAX_TEXT_CHARS,
         cache_entries: int = DEFAULT_CACHE_ENTRIES,
+        keywords: KeywordIndex | None = None,
     ) -> None:
         """detectors by name (or detector objects, named by their .name). Names in the direction lists
         without a detector are skipped, so a scanner runs with whatever detectors exist; "smuggling"
-        is the normaliser's own findings and needs a normaliser."""
+        is the normaliser's own findings and needs a normaliser. keywords: the keyword index the
+        detectors share (from_config builds one), kept for measurement."""
         if not isinstance(detectors, Mapping):
             detectors = {d.name: d for d in detectors}
         self.detectors: dict[str, Detector] = dict(detectors)
@@ -229,6 +233,7 @@ class Scanner:
         self.decode_max_depth = decode_max_depth
         self.decode_max_bytes = decode_max_bytes
         self.max_text_chars = max_text_chars
+        self.keywords = keywords
         self._injection = self.detectors.get("injection")
         self._injection_scores = callable(getattr(self._injection, "score", None))
         # direction -> (smuggling on?, [(name, detector, scans original?)], [rescan detectors])
@@ -267,14 +272,15 @@ class Scanner:
             raise ScannerConfigError(f"detect.enabled: unknown detectors {unknown} (known: {list(ALL_DETECTORS)})")
         directions = _section(cfg, "directions")
         detectors: dict[str, Detector] = {}
+        keywords = KeywordIndex()  # one Aho-Corasick pass per text for the pii, secrets and topics words
         if "pii" in enabled:
             from .pii import PiiDetector
 
-            detectors["pii"] = PiiDetector(custom=_section(cfg, "pii").get("custom") or None)
+            detectors["pii"] = PiiDetector(custom=_section(cfg, "pii").get("custom") or None, keywords=keywords)
         if "secrets" in enabled:
             from .secrets import SecretsDetector
 
-            detectors["secrets"] = SecretsDetector()
+            detectors["secrets"] = SecretsDetector(keywords=keywords)
         if "injection" in enabled:
             from .injection import InjectionDetector
 
@@ -285,7 +291,7 @@ class Scanner:
         if "topics" in enabled:
             from .topics import TopicsDetector
 
-            detectors["topics"] = TopicsDetector(_section(cfg, "topics"))
+            detectors["topics"] = TopicsDetector(_section(cfg, "topics"), keywords=keywords)
         if "exfil" in enabled:
             from .exfil import ExfilDetector
 
@@ -300,9 +306,9 @@ class Scanner:
         max_depth = int(decode.get("max_depth", 2))
         decoder = None
         if max_depth > 0 and decode.get("enabled", True):
-            from .decode import decoded_segments
+            from .decode import decoder_for
 
-            decoder = decoded_segments
+            decoder = decoder_for(keywords)
         scanner_cfg = _section(cfg, "scanner")
 
         def names(direction: str, default: tuple[str, ...]) -> list[str]:
@@ -320,6 +326,7 @@ class Scanner:
             decode_max_bytes=int(decode.get("max_bytes", 65536)),
             max_text_chars=int(scanner_cfg.get("max_text_chars", DEFAULT_MAX_TEXT_CHARS)),
             cache_entries=int(scanner_cfg.get("cache_entries", DEFAULT_CACHE_ENTRIES)),
+            keywords=keywords,
         )
 
     def detectors_for(self, direction: str) -> list[str]:

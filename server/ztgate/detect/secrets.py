@@ -2,9 +2,10 @@
 password/token assignments, in prompts, tool results and model output.
 
 The rules are data (detect/secret_rules.py); this module compiles them once, runs them and checks
-what they match. Per text: one lowercase copy and one Aho-Corasick pass find every rule keyword;
-only rules with a keyword present run, anchored rules only where their keyword sits (at most
-MAX_ANCHORS places per rule: padding a text with decoys buys an attacker nothing but that cap);
+what they match. Per text: one Aho-Corasick pass (base.KeywordIndex, shared with the other
+detectors the scanner runs) finds every rule keyword; only rules with a keyword present run,
+anchored rules only where their keyword sits (at most MAX_ANCHORS places per rule: padding a text
+with decoys buys an attacker nothing but that cap);
 each match must pass its validator, the rule's entropy floor and the placeholder filter ("xxxx",
 "<your-key>", "${TOKEN}", "changeme"). Overlapping matches keep the most specific rule. Findings
 are redactable and cover the secret value only (for `password = "…"`, the part in quotes).
@@ -25,10 +26,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import islice
 
-import ahocorasick
 import regex
 
-from .base import Finding
+from .base import Finding, KeywordIndex, fold_word, lowered
 from .secret_rules import KEY_PREFIXES, NOT_SECRET_KEYS, RULES, SecretRule
 
 NAME = "secrets"
@@ -276,11 +276,11 @@ class SecretsDetector:
 
     name = NAME
 
-    def __init__(self, rules: Iterable[SecretRule] = RULES) -> None:
+    def __init__(self, rules: Iterable[SecretRule] = RULES, *, keywords: KeywordIndex | None = None) -> None:
+        """keywords: the index the scanner shares between its detectors (one pass per text)."""
         self._rules: list[_Compiled] = []
         self._by_keyword: dict[str, list[int]] = {}
         self._always: list[int] = []
-        automaton = ahocorasick.Automaton()
         for i, rule in enumerate(rules):
             if rule.validator is not None and rule.validator not in VALIDATORS:
                 raise ValueError(f"secret rule {rule.id}: unknown validator {rule.validator!r}")
@@ -293,24 +293,24 @@ class SecretsDetector:
             for kw in rule.keywords:
                 if kw != kw.lower():
                     raise ValueError(f"secret rule {rule.id}: keyword {kw!r} must be lowercase")
-                self._by_keyword.setdefault(kw, []).append(i)
-        for kw in self._by_keyword:
-            automaton.add_word(kw, kw)
-        automaton.make_automaton()
-        self._automaton = automaton
+                self._by_keyword.setdefault(fold_word(kw), []).append(i)
+        self._keywords = keywords if keywords is not None else KeywordIndex()
+        self._keywords.add(self._by_keyword)
 
     def scan(self, text: str, direction: str = "input") -> list[Finding]:
         """Every secret in text (the direction does not change what a secret is)."""
         if len(text) < 8:
             return []
-        lower = text.lower()
+        lower = lowered(text)
         hits: dict[str, list[int]] = {}
-        for end, kw in self._automaton.iter(lower):
+        by_keyword = self._by_keyword
+        for end, kw in self._keywords.hits(text)[1]:
+            if kw not in by_keyword:  # another detector's keyword
+                continue
             if kw in hits:
                 hits[kw].append(end)
             else:
                 hits[kw] = [end]
-        same_offsets = len(lower) == len(text)
         candidates: dict[int, list[str]] = {i: [] for i in self._always}
         for kw in hits:
             for i in self._by_keyword[kw]:
@@ -321,7 +321,7 @@ class SecretsDetector:
         found: list[tuple[int, Finding]] = []
         for i in sorted(candidates):
             c = self._rules[i]
-            if c.rule.anchored and same_offsets:
+            if c.rule.anchored:  # keyword offsets are the text's (folded text keeps its length)
                 kws = candidates[i]
                 starts = sorted({e - len(kw) + 1 for kw in kws for e in hits[kw]}) if len(kws) > 1 else [
                     e - len(kws[0]) + 1 for e in hits[kws[0]]]

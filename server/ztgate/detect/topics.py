@@ -1,10 +1,11 @@
 """Sensitive topics: phrase and keyword lists per topic, from policy data, matched in one pass.
 
-Every phrase of every topic goes into ONE Aho-Corasick automaton (pyahocorasick), so a text is read
-once whatever the number of topics and phrases. Matching is case-insensitive, accent-insensitive for
-phrases written with accents ("posologie"/"posologíe" style variants are added at build time), treats
-any single whitespace character as a space, and only counts hits on word boundaries (the characters
-around a hit must not be letters, digits or "_"), so "bomb" does not fire in "bombastic".
+Every phrase of every topic goes into ONE Aho-Corasick automaton (base.KeywordIndex, which the
+scanner shares with the PII and secrets keywords), so a text is read once whatever the number of
+topics and phrases. Matching is case-insensitive, accent-insensitive for phrases written with accents
+("posologie"/"posologíe" style variants are added at build time), treats any single whitespace
+character as a space, and only counts hits on word boundaries (the characters around a hit must not
+be letters, digits or "_"), so "bomb" does not fire in "bombastic".
 
 Config, per topic name (the finding type)::
 
@@ -21,9 +22,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
-import ahocorasick
-
-from .base import SEVERITIES, Finding
+from .base import SEVERITIES, Finding, KeywordIndex
 
 DEFAULT_PHRASE_SCORE = 0.9
 DEFAULT_KEYWORD_SCORE = 0.6
@@ -31,7 +30,6 @@ DEFAULT_KEYWORD_SCORE = 0.6
 MAX_FINDINGS_PER_TOPIC = 16
 
 _DIRECTIONS = ("input", "output")
-_WS_CHARS = ("\n", "\t", "\r", "\x0b", "\x0c", "\u00a0")
 
 
 class TopicsError(ValueError):
@@ -48,19 +46,6 @@ def _fold_phrase(phrase: str) -> str:
     return " ".join(phrase.lower().split())
 
 
-def _lower_same_length(text: str) -> str:
-    """text.lower() with the same length as text, so offsets stay valid.
-
-    A few characters lower to two (e.g. "İ" -> "i̇"); those keep their own case.
-    """
-    if text.isascii():
-        return text.lower()
-    lowered = text.lower()
-    if len(lowered) == len(text):
-        return lowered
-    return "".join(low if len(low := c.lower()) == 1 else c for c in text)
-
-
 def _is_word_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
@@ -68,7 +53,10 @@ def _is_word_char(c: str) -> bool:
 class TopicsDetector:
     name = "topics"
 
-    def __init__(self, topics: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, topics: dict[str, dict[str, Any]] | None = None, *, keywords: KeywordIndex | None = None
+    ) -> None:
+        """keywords: the index the scanner shares between its detectors (one pass per text)."""
         topics = topics or {}
         # One entry per topic: (type, severity, directions)
         self._topics: list[tuple[str, str, frozenset[str]]] = []
@@ -102,31 +90,28 @@ class TopicsDetector:
                         by_topic = entries.setdefault(variant, {})
                         by_topic[index] = max(score, by_topic.get(index, 0.0))
         self.phrase_count = len(entries)
-        self._automaton: ahocorasick.Automaton | None = None
-        if entries:
-            automaton = ahocorasick.Automaton()
-            for phrase, by_topic in entries.items():
-                automaton.add_word(phrase, (len(phrase), tuple(by_topic.items())))
-            automaton.make_automaton()
-            self._automaton = automaton
+        # folded phrase -> (length, ((topic index, score), ...))
+        self._entries = {phrase: (len(phrase), tuple(by_topic.items())) for phrase, by_topic in entries.items()}
+        self._keywords = keywords if keywords is not None else KeywordIndex()
+        self._keywords.add(self._entries)
 
     @property
     def topic_names(self) -> list[str]:
         return [t[0] for t in self._topics]
 
     def scan(self, text: str, direction: str = "input") -> list[Finding]:
-        automaton = self._automaton
-        if automaton is None or not text:
+        if not self._entries or not text:
             return []
-        haystack = _lower_same_length(text)
-        for ws in _WS_CHARS:
-            if ws in haystack:
-                haystack = haystack.replace(ws, " ")
+        haystack, hits = self._keywords.hits(text)
         n = len(haystack)
-        topics = self._topics
+        topics, entries = self._topics, self._entries
         # topic index -> findings so far (in order of end offset)
         found: dict[int, list[Finding]] = {}
-        for last, (length, by_topic) in automaton.iter(haystack):
+        for last, phrase in hits:
+            entry = entries.get(phrase)
+            if entry is None:  # another detector's keyword
+                continue
+            length, by_topic = entry
             end = last + 1
             start = end - length
             if start > 0 and _is_word_char(haystack[start - 1]):
