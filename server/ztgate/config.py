@@ -197,6 +197,10 @@ class Settings:
     usage: UsageConfig = field(default_factory=UsageConfig)
     # The admin gRPC API (proto/ztgate/v1/admin.proto) that `ztgate usage` and friends call; port 0: off.
     control: Endpoint = field(default_factory=lambda: Endpoint(port=9903))
+    # A listener of Envoy's own for readiness probes (GET /ready: 200 while Envoy serves, 503 once
+    # POST /healthcheck/fail on the admin port started a drain), so the admin port stays on localhost
+    # (a kubelet probes the pod IP); port 0: none. k8s/ uses it.
+    envoy_ready: Endpoint = field(default_factory=lambda: Endpoint(port=0))
     inspect: InspectConfig = field(default_factory=InspectConfig)
     providers: dict[str, ProviderConfig] = field(default_factory=_default_providers)
     upstream_timeout_s: float = 600.0  # long generations and reasoning models take minutes

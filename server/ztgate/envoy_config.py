@@ -39,6 +39,9 @@ EXTPROC_CLUSTER = "ztgate_extproc"
 OTEL_CLUSTER = "otel_collector"
 JWT_PROVIDER = "ztgate_jwt"
 SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
+READY_PATH = "/ready"  # the readiness listener's one path (settings.envoy_ready)
+# ztgate listening on every interface (e.g. in a pod, for the kubelet's gRPC probe) is dialled over loopback.
+_WILDCARD_DIAL = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 # Headers come in the headers message; only what is not a header is asked for as an attribute.
 REQUEST_ATTRIBUTES = ["source.address", "request.scheme"]
@@ -135,24 +138,22 @@ def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
     if target is not None:
         clusters.append(_otel_cluster(target))
     buffer_limit = max(2 * settings.extproc.max_body_bytes, 1 << 20)
+    listeners: list[dict[str, Any]] = [
+        {
+            "name": "ztgate_ingress",
+            "address": {"socket_address": {"address": settings.listen.host, "port_value": settings.listen.port}},
+            # Envoy's 1 MiB default would 413 large prompts before ztgate could answer in format.
+            "per_connection_buffer_limit_bytes": buffer_limit,
+            "filter_chains": [chain],
+        }
+    ]
+    if settings.envoy_ready.port:
+        listeners.append(_ready_listener(settings))
     return {
         "admin": {
             "address": {"socket_address": {"address": settings.admin.host, "port_value": settings.admin.port}}
         },
-        "static_resources": {
-            "listeners": [
-                {
-                    "name": "ztgate_ingress",
-                    "address": {
-                        "socket_address": {"address": settings.listen.host, "port_value": settings.listen.port}
-                    },
-                    # Envoy's 1 MiB default would 413 large prompts before ztgate could answer in format.
-                    "per_connection_buffer_limit_bytes": buffer_limit,
-                    "filter_chains": [chain],
-                }
-            ],
-            "clusters": clusters,
-        },
+        "static_resources": {"listeners": listeners, "clusters": clusters},
     }
 
 
@@ -196,6 +197,48 @@ def _extproc_filter(settings: Settings) -> dict[str, Any]:
             # ztgate rewrites :path (Gemini model rewrite, ?key= removal) and sets credential headers.
             "mutation_rules": {"allow_all_routing": True},
         },
+    }
+
+
+def _ready_listener(settings: Settings) -> dict[str, Any]:
+    """A listener that answers only GET /ready, for probes from outside the pod (a kubelet probes the
+    pod IP, and the admin interface stays on localhost). Envoy's health_check filter answers it
+    without touching ztgate: 200 while Envoy serves, 503 once `POST /healthcheck/fail` on the admin
+    port has started a drain. A listener accepts connections only once Envoy has initialised, as
+    the admin's /ready reports LIVE; every other path gets 404."""
+    router = {
+        "name": "envoy.filters.http.router",
+        "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+    }
+    health_check = {
+        "name": "envoy.filters.http.health_check",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.health_check.v3.HealthCheck",
+            "pass_through_mode": False,
+            "headers": [{"name": ":path", "string_match": {"exact": READY_PATH}}],
+        },
+    }
+    hcm = {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "ztgate_ready",
+        "codec_type": "AUTO",
+        "route_config": {
+            "name": "ztgate_ready",
+            "virtual_hosts": [
+                {
+                    "name": "ready",
+                    "domains": ["*"],
+                    "routes": [{"match": {"prefix": "/"}, "direct_response": {"status": 404}}],
+                }
+            ],
+        },
+        "http_filters": [health_check, router],
+    }
+    endpoint = settings.envoy_ready
+    return {
+        "name": "ztgate_ready",
+        "address": {"socket_address": {"address": endpoint.host, "port_value": endpoint.port}},
+        "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}],
     }
 
 
@@ -430,7 +473,7 @@ def _extproc_cluster(settings: Settings) -> dict[str, Any]:
                             "endpoint": {
                                 "address": {
                                     "socket_address": {
-                                        "address": settings.extproc.host,
+                                        "address": _WILDCARD_DIAL.get(settings.extproc.host, settings.extproc.host),
                                         "port_value": settings.extproc.port,
                                     }
                                 }
