@@ -128,7 +128,6 @@ import asyncio
 import signal
 import socket
 import sys
-import threading
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -139,6 +138,8 @@ from aiohttp import web
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
+
+from threaded import ThreadedServer  # noqa: E402
 
 # Only FakeProvider, DEFAULT_CREDENTIALS, DEFAULT_CHUNKS, RecordedRequest and words are the API;
 # the other names are re-exported for code that imported them from here before the split.
@@ -176,12 +177,14 @@ DEFAULT_CREDENTIALS: dict[str, str | None] = {
 }
 
 
-class FakeProvider:
+class FakeProvider(ThreadedServer):
     """A fake OpenAI / Azure OpenAI / Anthropic / Gemini upstream (see the module docstring).
 
     Attributes: ``url`` ("http://host:port"), ``host``, ``port``, ``requests`` (list of
     RecordedRequest, oldest first), ``credentials`` and ``defaults`` (mutable at run time).
     """
+
+    thread_name = "fake-provider"
 
     def __init__(
         self,
@@ -197,8 +200,6 @@ class FakeProvider:
         self.defaults: dict[str, str] = {k.lower(): str(v) for k, v in (defaults or {}).items()}
         self.requests: list[RecordedRequest] = []
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def url(self) -> str:
@@ -246,39 +247,6 @@ class FakeProvider:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    def __enter__(self) -> "FakeProvider":
-        """Run the server on its own event loop in a daemon thread."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as e:  # noqa: BLE001 - reported to the starting thread
-                failure.append(e)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop())
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="fake-provider", daemon=True)
-        self._thread.start()
-        started.wait(10)
-        if failure:
-            raise failure[0]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = self._thread = None
 
 
 # --------------------------------------------------------------------------------------------

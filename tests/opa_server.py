@@ -68,6 +68,10 @@ _ROOT = Path(__file__).resolve().parents[1]
 if str(_ROOT / "server") not in sys.path:  # run as a script from a checkout without an install
     sys.path.insert(0, str(_ROOT / "server"))
 
+if str(_ROOT / "tests") not in sys.path:
+    sys.path.insert(0, str(_ROOT / "tests"))
+
+from threaded import ThreadedServer  # noqa: E402
 from ztgate.policy.engine import PolicyBundle, load_bundle, regorus_message  # noqa: E402
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -299,8 +303,10 @@ def build_app(
     return app
 
 
-class OpaTestServer:
+class OpaTestServer(ThreadedServer):
     """The OPA stand-in on a local port: ``url``, ``faults`` and ``stats`` (see the module docstring)."""
+
+    thread_name = "opa-test-server"
 
     def __init__(
         self,
@@ -320,8 +326,6 @@ class OpaTestServer:
         self.faults = faults if faults is not None else Faults()
         self.stats = Stats()
         self._runner: web.AppRunner | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -350,39 +354,6 @@ class OpaTestServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
-
-    def __enter__(self) -> OpaTestServer:
-        """Run the server on its own event loop in a daemon thread."""
-        loop = asyncio.new_event_loop()
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                failure.append(exc)
-                started.set()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop())
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name="opa-test-server", daemon=True)
-        self._thread.start()
-        started.wait(10)
-        if failure:
-            raise failure[0]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._loop = self._thread = None
 
 
 def _parse_args(argv: Iterable[str] | None) -> argparse.Namespace:

@@ -12,35 +12,18 @@ import pytest
 from ztgate.identity.base import Identity
 from ztgate.policy.decision import Decision, parse_decision
 from ztgate.policy.engine import EmbeddedEngine, Engine, PolicyError, load_bundle
-from ztgate.policy.http import HttpInfo
 from ztgate.policy.input import build_input
-from ztgate.providers.base import LLMRequest, TextPart
+from ztgate.providers.base import LLMRequest
+
+from policy_samples import HTTP, person, request
 
 REGO = Path(__file__).resolve().parents[2] / "rego"
 
-HTTP = HttpInfo(id="r1", method="POST", path="/v1/chat/completions", host="api.openai.com", source_address="10.0.0.1:5000")
 
 
 @pytest.fixture(scope="module")
 def engine() -> EmbeddedEngine:
     return EmbeddedEngine(REGO)
-
-
-def request(model: str, *, max_tokens: int | None = None, tools: list[str] | None = None) -> LLMRequest:
-    return LLMRequest(
-        provider="openai",
-        operation="chat_completions",
-        model=model,
-        stream=False,
-        max_output_tokens=max_tokens,
-        parts=[TextPart(0, "user", "text", "hello", ("messages", 0, "content"))],
-        tools=tools or [],
-        message_count=1,
-    )
-
-
-def person(*groups: str) -> Identity:
-    return Identity(subject="alice", method="api_key", groups=groups, key_id="k1")
 
 
 def decide(engine: EmbeddedEngine, identity: Identity | None, llm: LLMRequest | None) -> Decision:

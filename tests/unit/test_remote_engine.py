@@ -25,13 +25,12 @@ from opa_client import AsyncOpaClient
 
 from ztgate.detect.base import Finding
 from ztgate.detect.scanner import LocatedFinding, policy_findings
-from ztgate.identity.base import Identity
 from ztgate.policy.decision import parse_decision
 from ztgate.policy.engine import EmbeddedEngine, Engine, PolicyError
-from ztgate.policy.http import HttpInfo
 from ztgate.policy.input import build_input
 from ztgate.policy.remote import RemoteEngine, data_path
-from ztgate.providers.base import LLMRequest, TextPart
+
+from policy_samples import HTTP, person, request
 
 TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
@@ -40,25 +39,7 @@ from opa_server import OpaTestServer  # noqa: E402
 REGO = TESTS.parent / "rego"
 MANIFEST_REVISION = orjson.loads((REGO / ".manifest").read_bytes())["revision"]
 
-HTTP = HttpInfo(id="r1", method="POST", path="/v1/chat/completions", host="api.openai.com", source_address="10.0.0.1:5000")
 SECRET_MARKER = "sk-this-must-never-appear-in-an-error"
-
-
-def request(model: str, *, max_tokens: int | None = None, tools: list[str] | None = None) -> LLMRequest:
-    return LLMRequest(
-        provider="openai",
-        operation="chat_completions",
-        model=model,
-        stream=False,
-        max_output_tokens=max_tokens,
-        parts=[TextPart(0, "user", "text", "hello", ("messages", 0, "content"))],
-        tools=tools or [],
-        message_count=1,
-    )
-
-
-def person(*groups: str) -> Identity:
-    return Identity(subject="alice", method="api_key", groups=groups, key_id="k1")
 
 
 def findings(*found: tuple[str, str, str, float]) -> list[dict[str, Any]]:
