@@ -104,14 +104,14 @@ deny contains sprintf("%s: resources.%s.%s must be set", [where(e), kind, resour
 	some e in containers
 	some kind in ["requests", "limits"]
 	some resource in ["cpu", "memory"]
-	not object.get(e.container, ["resources", kind, resource], null)
+	object.get(e.container, ["resources", kind, resource], null) == null
 }
 
 deny contains sprintf("%s: a %s must be set", [where(e), probe]) if {
 	some e in containers
 	not e.init
 	some probe in ["livenessProbe", "readinessProbe"]
-	not object.get(e.container, probe, null)
+	object.get(e.container, probe, null) == null
 }
 
 deny contains sprintf("%s: image %q must name a version (a tag other than latest, or a digest)", [where(e), image]) if {
