@@ -86,7 +86,7 @@ class PiiDetector:
         compiled = [self._compile(i, r, c) for i, (r, c) in enumerate(rules)]
         self._digit_rules = [cr for cr in compiled if cr.rule.scope == "digits" and not cr.rule.requires]
         self._other_rules = [cr for cr in compiled if cr not in self._digit_rules]
-        self._by_shape: dict[tuple, tuple[list[_Compiled], list[_Compiled]]] = {}  # digit-run shape -> rules
+        self._by_shape: dict[triggers.Shape, tuple[list[_Compiled], list[_Compiled]]] = {}  # run shape -> rules
         # Literals: the `requires` words of "near" rules (in the keyword index: the whole text) and the
         # rules' context words (searched only around digit runs and matches).
         self._requires = frozenset(lit for cr in compiled for lit in cr.requires)
@@ -121,6 +121,7 @@ class PiiDetector:
         for cr, spans in self._digit_windows(text, haystack):
             self._run(cr, text, haystack, spans, found)
         seen: dict[str, list[int]] | None = None
+        codes: bytes | None = None  # the text one byte per character, for the hexsep and token triggers
         hexsep: list[tuple[int, int]] | None = None
         tokens: list[tuple[int, int]] | None = None
         for cr in self._other_rules:
@@ -132,10 +133,12 @@ class PiiDetector:
                     continue
                 spans = triggers.near_windows(seen, cr.requires, cr.rule.near, len(text))
             elif rule.scope == "hexsep":
-                hexsep = triggers.hexsep_windows(text) if hexsep is None else hexsep
+                codes = triggers.ascii_codes(text) if codes is None else codes
+                hexsep = triggers.hexsep_windows(codes) if hexsep is None else hexsep
                 spans = hexsep
             elif rule.scope == "token":
-                tokens = triggers.alnum_tokens(text) if tokens is None else tokens
+                codes = triggers.ascii_codes(text) if codes is None else codes
+                tokens = triggers.alnum_tokens(codes) if tokens is None else tokens
                 low_len, high_len = cr.margins
                 spans = [(s, e) for s, e in tokens if low_len <= e - s <= high_len]
             else:
@@ -146,9 +149,9 @@ class PiiDetector:
     def _digit_windows(self, text: str, haystack: str) -> list[tuple[_Compiled, list[tuple[int, int]]]]:
         """(rule, merged windows) for every digit rule that some run of digits can hold; `haystack` is
         the folded text, where context words are looked for."""
-        by_shape: dict[tuple, list[tuple[int, int]]] = {}  # runs of one shape suit the same rules
-        for s, e, *shape in triggers.digit_runs(text):
-            by_shape.setdefault(tuple(shape), []).append((s, e))
+        by_shape: dict[triggers.Shape, list[tuple[int, int]]] = {}  # runs of one shape suit the same rules
+        for s, e, shape in triggers.digit_runs(text):
+            by_shape.setdefault(shape, []).append((s, e))
         todo: dict[int, list[tuple[int, int]]] = {}
         for shape, runs in by_shape.items():
             plain, contextual = self._shape(shape)
@@ -173,7 +176,7 @@ class PiiDetector:
                 out.append((cr, spans))
         return out
 
-    def _shape(self, shape: tuple) -> tuple[list[_Compiled], list[_Compiled]]:
+    def _shape(self, shape: triggers.Shape) -> tuple[list[_Compiled], list[_Compiled]]:
         """(rules without, rules with a context requirement) that may match near a run of this shape
         (see pii_triggers.digit_runs): at least the rule's fewest digits, the digits of one number it
         can hold within the rule's range, its longest group of digits in a row and its separator."""
@@ -318,14 +321,17 @@ class PiiDetector:
         """Valid in the first region, or (numbers written with a trunk 0) in a later one; numbers with
         + need no region. Trying later regions only for 0-prefixed numbers keeps the cost down."""
         national = not value.lstrip("(").startswith("+")
+        compact = value.translate(triggers.RUN_SEPARATORS)
+        # parse skips the punctuation anyway, and is a quarter faster without it; a number with an
+        # extension is parsed as written ("ext" is read from the text)
+        query = compact if compact.lstrip("+").isdigit() else value
         for i, region in enumerate(self.phone_regions if national else self.phone_regions[:1]):
             if i and not value.lstrip("(").startswith("0"):
                 break
-            digits = value.translate(triggers.RUN_SEPARATORS).split("x")[0]
-            if region == "US" and national and not _NANP.fullmatch(digits):
+            if region == "US" and national and not _NANP.fullmatch(compact.split("x")[0]):
                 continue  # area code and exchange start 2-9: rejects a third of look-alikes without parsing
             try:
-                number = phonenumbers.parse(value, region)
+                number = phonenumbers.parse(query, region)
             except phonenumbers.NumberParseException:
                 continue
             if phonenumbers.is_valid_number(number):

@@ -6,14 +6,17 @@ In Python every regex pass over a 4 KB prompt costs tens of microseconds, so the
 - "digits": runs of 4+ digits (one regex pass), each with its shape (digits, the numbers it can
   hold, longest group of digits in a row, separators), so a rule runs only near runs it can match;
 - "token": maximal runs of ASCII letters and digits of a given length, found with bytes.translate
-  + bytes.find (a regex scans a multi-range class at tens of nanoseconds per character);
-- "hexsep": colon/dash/dot-separated hex groups (IPv6, MAC);
+  + bytes.find on a one-byte-per-character copy (a regex scans a multi-range class at tens of
+  nanoseconds per character);
+- "hexsep": colon/dash/dot-separated hex groups (IPv6, MAC), on the same copy with hex digits as "h";
 - "near": around the rule's `requires` literals, taken from the keyword index's hits.
 
 Every function here is linear in the text.
 """
 
 from __future__ import annotations
+
+import re
 
 import ahocorasick
 import regex
@@ -23,14 +26,16 @@ RUN_SEPARATOR_CHARS = " -./()"  # what may join the digits of one run (at most t
 RUN_SEPARATORS = str.maketrans("", "", RUN_SEPARATOR_CHARS)  # deletes them
 
 _DIGIT_RUN = regex.compile(r"[0-9](?:[ \-./()]{0,2}[0-9]){3,255}")
-_SEPARATORS_TO_SPACE = str.maketrans(RUN_SEPARATOR_CHARS, " " * len(RUN_SEPARATOR_CHARS))
-# IPv6 and MAC candidates: each trigger starts with a literal, which the regex engine skips to quickly
-# (an alternation of them would not be); windows reach this far before/after a trigger.
-_HEXSEP = (  # (a literal the trigger needs, the trigger)
-    (":", regex.compile(r":[0-9A-Fa-f]{0,4}:")),
-    ("-", regex.compile(r"-[0-9A-Fa-f]{2}-[0-9A-Fa-f]{2}-")),
-    (".", regex.compile(r"\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}")),
+_SEPARATORS = re.compile(r"[ \-./()]+")  # ASCII only: the stdlib engine starts a split faster
+_SEPARATOR_SET = frozenset(RUN_SEPARATOR_CHARS)
+# IPv6 and MAC candidates, matched on a one-byte-per-character copy of the text where hex digits are
+# "h" and ":", "-", "." themselves: one pass says whether there is any, then each trigger finds its
+# own (so overlapping triggers all count); windows reach this far before/after a trigger.
+_HEX_MAP = bytes(
+    ord("h") if chr(b) in "0123456789abcdefABCDEF" else b if chr(b) in ":-." else ord(" ") for b in range(256)
 )
+_HEXSEP = (re.compile(rb":h{0,4}:"), re.compile(rb"-hh-hh-"), re.compile(rb"\.hhhh\.hhhh"))
+_ANY_HEXSEP = re.compile(rb":h{0,4}:|-hh-hh-|\.hhhh\.hhhh")
 _HEXSEP_MARGINS = (45, 50)
 _ALNUM = bytes(ord("a") if chr(b).isascii() and chr(b).isalnum() else ord(" ") for b in range(256))
 TOKEN_MIN = 16  # shortest token alnum_tokens reports
@@ -38,8 +43,11 @@ TOKEN_MIN = 16  # shortest token alnum_tokens reports
 Span = tuple[int, int]
 
 
-def digit_runs(text: str) -> list[tuple[int, int, int, tuple[int, ...] | None, int, str]]:
-    """(start, end, *shape) of each run of 4+ digits joined by at most two of " -./()". The shape:
+Shape = tuple[int, tuple[int, ...] | None, int, str]  # see digit_runs
+
+
+def digit_runs(text: str) -> list[tuple[int, int, Shape]]:
+    """(start, end, shape) of each run of 4+ digits joined by at most two of " -./()". The shape:
     number of digits; the digit counts of the numbers the run can hold (None: any up to all of them);
     the longest group of digits in a row; the separators in it.
 
@@ -52,12 +60,12 @@ def digit_runs(text: str) -> list[tuple[int, int, int, tuple[int, ...] | None, i
     runs = []
     for m in _DIGIT_RUN.finditer(text):
         run = m.group()
-        digits = len(run.translate(RUN_SEPARATORS))
-        if digits == len(run):
-            if digits <= 40:
-                runs.append((m.start(), m.end(), digits, (digits,), digits, ""))
+        if run.isdigit():
+            if len(run) <= 40:
+                runs.append((*m.span(), (len(run), (len(run),), len(run), "")))
             continue
-        groups = [len(g) for g in run.translate(_SEPARATORS_TO_SPACE).split()]
+        groups = [len(g) for g in _SEPARATORS.split(run) if g]
+        digits = sum(groups)
         sums: tuple[int, ...] | None
         if " " in run:
             sums = None  # spaces join any numbers
@@ -65,15 +73,20 @@ def digit_runs(text: str) -> list[tuple[int, int, int, tuple[int, ...] | None, i
             sums = tuple(sorted({sum(groups[i:j]) for i in range(len(groups)) for j in range(i + 1, len(groups) + 1)}))
         else:  # "1.2.3.4(5" x 1000: too many to look at one by one; taken as one number
             sums = (digits,)
-        seps = "".join(c for c in RUN_SEPARATOR_CHARS if c in run)
-        runs.append((m.start(), m.end(), digits, sums, max(groups), seps))
+        seps = "".join(sorted(_SEPARATOR_SET.intersection(run)))
+        runs.append((*m.span(), (digits, sums, max(groups), seps)))
     return runs
 
 
-def alnum_tokens(text: str) -> list[Span]:
-    """[start, end) of each maximal run of TOKEN_MIN+ ASCII letters and digits: the only places a
-    fixed-length token (bounded by non-word characters, all ASCII) can be."""
-    runs = text.encode("ascii", "replace").translate(_ALNUM)
+def ascii_codes(text: str) -> bytes:
+    """One byte per character (anything beyond ASCII is "?"): offsets are the text's."""
+    return text.encode("ascii", "replace")
+
+
+def alnum_tokens(codes: bytes) -> list[Span]:
+    """[start, end) of each maximal run of TOKEN_MIN+ ASCII letters and digits (in ascii_codes of
+    the text): the only places a fixed-length token (bounded by non-word characters) can be."""
+    runs = codes.translate(_ALNUM)
     out = []
     i = runs.find(b"a" * TOKEN_MIN)
     while i != -1:
@@ -84,10 +97,13 @@ def alnum_tokens(text: str) -> list[Span]:
     return out
 
 
-def hexsep_windows(text: str) -> list[Span]:
-    """Merged windows around colon/dash/dot-separated hex groups."""
-    spans = [m.span() for lead, trigger in _HEXSEP if lead in text for m in trigger.finditer(text)]
-    return merge(spans, *_HEXSEP_MARGINS, len(text))
+def hexsep_windows(codes: bytes) -> list[Span]:
+    """Merged windows around colon/dash/dot-separated hex groups (in ascii_codes of the text)."""
+    hexes = codes.translate(_HEX_MAP)
+    if _ANY_HEXSEP.search(hexes) is None:
+        return []
+    spans = [m.span() for trigger in _HEXSEP for m in trigger.finditer(hexes)]
+    return merge(spans, *_HEXSEP_MARGINS, len(codes))
 
 
 def literal_starts(hits: list[tuple[int, str]], mine: frozenset[str]) -> dict[str, list[int]]:
