@@ -29,13 +29,13 @@ _DIGIT_RUN = regex.compile(r"[0-9](?:[ \-./()]{0,2}[0-9]){3,255}")
 _SEPARATORS = re.compile(r"[ \-./()]+")  # ASCII only: the stdlib engine starts a split faster
 _SEPARATOR_SET = frozenset(RUN_SEPARATOR_CHARS)
 # IPv6 and MAC candidates, matched on a one-byte-per-character copy of the text where hex digits are
-# "h" and ":", "-", "." themselves: one pass says whether there is any, then each trigger finds its
-# own (so overlapping triggers all count); windows reach this far before/after a trigger.
+# "h" and ":", "-", "." themselves. Each trigger starts with a literal, which the regex engine skips
+# to quickly (an alternation of them would be tried at every position: ten times slower); windows
+# reach this far before/after a trigger.
 _HEX_MAP = bytes(
     ord("h") if chr(b) in "0123456789abcdefABCDEF" else b if chr(b) in ":-." else ord(" ") for b in range(256)
 )
 _HEXSEP = (re.compile(rb":h{0,4}:"), re.compile(rb"-hh-hh-"), re.compile(rb"\.hhhh\.hhhh"))
-_ANY_HEXSEP = re.compile(rb":h{0,4}:|-hh-hh-|\.hhhh\.hhhh")
 _HEXSEP_MARGINS = (45, 50)
 _ALNUM = bytes(ord("a") if chr(b).isascii() and chr(b).isalnum() else ord(" ") for b in range(256))
 TOKEN_MIN = 16  # shortest token alnum_tokens reports
@@ -100,8 +100,6 @@ def alnum_tokens(codes: bytes) -> list[Span]:
 def hexsep_windows(codes: bytes) -> list[Span]:
     """Merged windows around colon/dash/dot-separated hex groups (in ascii_codes of the text)."""
     hexes = codes.translate(_HEX_MAP)
-    if _ANY_HEXSEP.search(hexes) is None:
-        return []
     spans = [m.span() for trigger in _HEXSEP for m in trigger.finditer(hexes)]
     return merge(spans, *_HEXSEP_MARGINS, len(codes))
 
