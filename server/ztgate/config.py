@@ -170,6 +170,18 @@ class TracingConfig:
 
 
 @dataclass(slots=True)
+class MetricsConfig:
+    """Prometheus metrics on the status port's /metrics (telemetry/metrics.py). Caller-controlled label
+    values are capped; past a cap they are counted as "other"."""
+
+    enabled: bool = True
+    per_identity: bool = True  # tokens and cost per caller (one series per identity: turn off for huge fleets)
+    max_identities: int = 1000
+    max_models: int = 200
+    max_groups: int = 200
+
+
+@dataclass(slots=True)
 class AuditConfig:
     sink: str = "stdout"  # "stdout" | "file" | "otlp" (OTLP logs only)
     path: str = ""
@@ -192,6 +204,7 @@ class Settings:
     jwt: JwtConfig = field(default_factory=JwtConfig)
     tls: TlsConfig = field(default_factory=TlsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     tracing: TracingConfig = field(default_factory=TracingConfig)
     decision_log: DecisionLogConfig = field(default_factory=DecisionLogConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)

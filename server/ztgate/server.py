@@ -31,6 +31,7 @@ from .usage.pricing import PriceTable
 from .usage.store import UsageStore
 from .telemetry.audit import AuditLog
 from .telemetry.decision_log import DecisionLog
+from .telemetry.metrics import Metrics
 from .telemetry.observe import Observer
 from .telemetry.tracing import tracing_enabled
 
@@ -61,6 +62,21 @@ def _observers(settings: Settings) -> list[Observer]:
 
         observers.append(Tracer.from_env(settings))
     return observers
+
+
+def _metrics(settings: Settings, gateway: Gateway, reloader: PolicyReloader) -> Metrics | None:
+    """Prometheus metrics, served on the status port's /metrics (so none without a status port)."""
+    if not (settings.metrics.enabled and settings.status.port):
+        return None
+    store = gateway.accountant.store if gateway.accountant is not None else None
+    metrics = Metrics(
+        settings.metrics,
+        policy=reloader.status,
+        store_status=(lambda: store.status) if store is not None else None,
+        audit=gateway.audit,
+    )
+    gateway.observers.append(metrics)
+    return metrics
 
 
 def _accountant(settings: Settings, prices: dict[str, Any] | None) -> Accountant | None:
@@ -136,6 +152,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
     """Serve ext_proc and gRPC health until SIGTERM/SIGINT, then drain in-flight streams."""
     gateway = await build_gateway(settings)
     reloader = PolicyReloader(settings, gateway)
+    metrics = _metrics(settings, gateway, reloader)
     # Everything loaded so far lives for the whole process: keep it out of the cyclic GC's scans, and
     # collect less often, so no request pays for a full collection of the policy and adapters.
     gc.collect()
@@ -167,7 +184,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
     status_server = None
     if settings.status.port:
         status_server = await start_status_server(
-            settings.status.host, settings.status.port, policy=reloader.status, engine=settings.policy.engine, serving=lambda: not draining
+            settings.status.host, settings.status.port, policy=reloader.status, engine=settings.policy.engine, serving=lambda: not draining,
+            metrics=metrics,
         )
 
     stop = stop or stop_on_signals()
