@@ -43,7 +43,7 @@ def gap(n: int) -> str:
     return rf"(?:[^\w\n]++\w++){{0,{n}}}?[^\w\n]++"
 
 
-G1, G2, G3, G4, G6 = gap(1), gap(2), gap(3), gap(4), gap(6)
+G1, G2, G3, G4, G6, G8 = gap(1), gap(2), gap(3), gap(4), gap(6), gap(8)
 S = r"[\s\-_*#=>:.,;'\"`|\[\](){}]*+"  # a separator run between marker words
 APOS = r"['’`]"
 
@@ -154,6 +154,24 @@ ES_TARGET = (
 )
 ES_PRIOR = r"(?:anterior(?:es)?|previas?|precedentes?|de\s+arriba|iniciales?|originales?|primeras?|pasadas?)"
 
+# Praise that closes a task before the next is slipped in ("Sehr gut. Nun ...").
+DE_PRAISE = (
+    r"\b(?:sehr\s+gut|gut\s+gemacht|einfach\s+(?:großartig|super|toll|perfekt|klasse)|super|großartig|ausgezeichnet|"
+    r"prima|hervorragend|toll|perfekt|klasse|das\s+(?:ist|war)\s+(?:schon\s+mal\s+)?(?:erledigt|genug|ok|okay|gut)|"
+    r"das\s+reicht)\b"
+)
+DE_PRAISE_STARTS = (
+    "=sehr/gut =gut/gemacht =einfach/großartig|super|toll|perfekt|klasse =super =großartig =ausgezeichnet "
+    "=prima =hervorragend =toll =perfekt =klasse =das/ist|war|reicht"
+)
+FR_PRAISE = r"\b(?:très\s+bien|bien\s+joué|bravo|excellent|parfait|génial|super|c['’]est\s+(?:fait|bon|assez|terminé))\b"
+FR_PRAISE_STARTS = "=très/bien =bien/joué =bravo =excellent =parfait =génial =super =c/est"
+ES_PRAISE = (
+    r"\b(?:muy\s+bien|bien\s+hecho|buen\s+trabajo|excelente|perfecto|genial|fantástico|eso\s+es\s+"
+    r"(?:todo|suficiente))\b"
+)
+ES_PRAISE_STARTS = "=muy/bien =bien/hecho =buen/trabajo =excelente =perfecto =genial =fantástico =eso/es"
+
 # Italian / Portuguese / Dutch: the core override phrase only.
 IT_OVERRIDE = (
     r"\b(?:ignora|ignorate|ignori|dimentica|dimenticate|dimentichi)\b" + G3
@@ -166,6 +184,15 @@ PT_OVERRIDE = (
 NL_OVERRIDE = (
     r"\b(?:negeer|vergeet|negeren)\b" + G3 + r"(?:instructies|aanwijzingen|regels|opdrachten|richtlijnen)\b"
 )
+
+# Encodings asked of an answer so that output filters cannot read it.
+ENCODING = (
+    r"(?:a\s+)?(?:simple\s+)?(?:base\s?-?(?:16|32|64|85)|hex(?:adecimal)?|rot-?13|caesar(?:\s+cipher)?|morse(?:\s+code)?|"
+    r"binary|leetspeak|(?:substitution\s+)?cipher)\b"
+)
+ENCODING_DE = r"(?:einer?\s+)?(?:base\s?-?(?:16|32|64)|hexadezimal|rot-?13|caesar(?:-?chiffre|-?verschlüsselung)?|morsecode|binär)"
+ENCODING_FR = r"(?:un\s+)?(?:base\s?-?(?:16|32|64)|hexadécimal|rot-?13|chiffre(?:ment)?\s+de\s+césar|code\s+morse|binaire)"
+ENCODING_ES = r"(?:un\s+)?(?:base\s?-?(?:16|32|64)|hexadecimal|rot-?13|cifrado\s+césar|código\s+morse|binario)"
 
 ROLE_WORDS = r"(?:system|assistant|user|human|developer|admin|administrator|root|operator|model|bot|AI)"
 
@@ -633,22 +660,22 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     # The English techniques above that had no German, French or Spanish rule: a task switch after
     # praise, hiding from the user, exfiltration, "pretend you have no rules", a markup header
     # announcing new instructions, "repeat the text above", and "you are not an AI (but ...)".
-    ("de.override.task_switch", "instruction_override", 0.55,
-     "=sehr/gut =gut/gemacht =einfach/großartig|super|toll|perfekt|klasse =super =großartig =ausgezeichnet "
-     "=prima =hervorragend =toll =perfekt =klasse =das/ist|war|reicht",
-     r"\b(?:sehr\s+gut|gut\s+gemacht|einfach\s+(?:großartig|super|toll|perfekt|klasse)|super|großartig|"
-     r"ausgezeichnet|prima|hervorragend|toll|perfekt|klasse|das\s+(?:ist|war)\s+(?:schon\s+mal\s+)?(?:erledigt|"
-     r"genug|ok|okay|gut)|das\s+reicht)\b[^\n]{0,100}?\b(?:nun|jetzt|(?:eine[rn]?\s+)?(?:\w+\s+)?"
-     r"(?:weitere[nr]?|nächste[nr]?|neue[nr]?|andere[nr]?)\s+(?:aufgaben?|herausforderung))\b"),
-    ("fr.override.task_switch", "instruction_override", 0.55,
-     "=très/bien =bien/joué =bravo =excellent =parfait =génial =super =c/est",
-     r"\b(?:très\s+bien|bien\s+joué|bravo|excellent|parfait|génial|super|c['’]est\s+(?:fait|bon|assez|"
-     r"terminé))\b[^\n]{0,100}?\b(?:maintenant|(?:une\s+)?(?:nouvelle|autre|prochaine)\s+tâche|"
-     r"tâche\s+suivante)\b"),
-    ("es.override.task_switch", "instruction_override", 0.55,
-     "=muy/bien =bien/hecho =buen/trabajo =excelente =perfecto =genial =fantástico =eso/es",
-     r"\b(?:muy\s+bien|bien\s+hecho|buen\s+trabajo|excelente|perfecto|genial|fantástico|eso\s+es\s+"
-     r"(?:todo|suficiente))\b[^\n]{0,100}?\b(?:ahora|(?:una\s+)?(?:nueva|otra|siguiente|próxima)\s+tarea)\b"),
+    # A task switch after praise: with a new task named, a rule of its own; with only "now" after the
+    # praise, weak (0.4: needs the model), since "Sehr gut, jetzt verstehe ich ..." is ordinary.
+    ("de.override.task_switch", "instruction_override", 0.55, DE_PRAISE_STARTS,
+     rf"{DE_PRAISE}[^\n]{{0,100}}?\b(?:eine[rn]?\s+)?(?:\w+\s+)?(?:weitere[nr]?|nächste[nr]?|neue[nr]?|andere[nr]?)\s+"
+     r"(?:aufgaben?|herausforderung)\b"),
+    ("de.override.praise_now", "instruction_override", 0.4, DE_PRAISE_STARTS,
+     rf"{DE_PRAISE}[^\n]{{0,100}}?\b(?:nun|jetzt)\b"),
+    ("fr.override.task_switch", "instruction_override", 0.55, FR_PRAISE_STARTS,
+     rf"{FR_PRAISE}[^\n]{{0,100}}?\b(?:une\s+)?(?:nouvelle|autre|prochaine)\s+tâche\b|{FR_PRAISE}[^\n]{{0,100}}?"
+     r"\btâche\s+suivante\b"),
+    ("fr.override.praise_now", "instruction_override", 0.4, FR_PRAISE_STARTS,
+     rf"{FR_PRAISE}[^\n]{{0,100}}?\bmaintenant\b"),
+    ("es.override.task_switch", "instruction_override", 0.55, ES_PRAISE_STARTS,
+     rf"{ES_PRAISE}[^\n]{{0,100}}?\b(?:una\s+)?(?:nueva|otra|siguiente|próxima)\s+tarea\b"),
+    ("es.override.praise_now", "instruction_override", 0.4, ES_PRAISE_STARTS,
+     rf"{ES_PRAISE}[^\n]{{0,100}}?\bahora\b"),
     ("de.override.pretend_no_rules", "instruction_override", 0.8,
      "=tu =tun/sie =stell/dir =stellen/sie =verhalte =verhalten/sie =handle =handeln/sie",
      rf"\b(?:tu|tun\s+sie|stell\s+dir\s+vor|stellen\s+sie\s+sich\s+vor|verhalte\s+dich|verhalten\s+sie\s+sich|"
@@ -740,36 +767,37 @@ RULES: tuple[Rule, ...] = tuple(Rule(*r) for r in (
     ("en.indirect.encode_output", "indirect_injection", 0.5,
      "encod encrypt encipher =write =provide =give =display =express =convert =present =format =render =use "
      "=apply =reply =respond =answer",
-     rf"\b(?:encode|encrypt|encipher|write|provide|give|display|express|convert|present|format|render|use|apply|"
-     rf"reply|respond|answer)\b{G4}(?:in|into|using|with|as|to)\s+(?:a\s+)?(?:simple\s+)?(?:base\s?-?(?:16|32|64|85)|"
-     rf"hex(?:adecimal)?|rot-?13|caesar(?:\s+cipher)?|morse(?:\s+code)?|binary|leetspeak|(?:substitution\s+)?"
-     rf"cipher)\b|\b(?:encode|encrypt|encipher)\s+(?:your|the)\s+(?:\w+\s+)?(?:response|answer|reply|output)\b|"
-     rf"\b(?:use|apply)\s+(?:a\s+)?(?:simple\s+)?(?:base\s?-?(?:16|32|64|85)|caesar\s+cipher|substitution\s+cipher|"
-     rf"rot-?13|morse\s+code)\b{G4}(?:your|the)\s+(?:response|answer|reply|output)\b"),
+     rf"\b(?:encode|encrypt|encipher|write|provide|give|display|express|convert|present|format|render)\s+(?:your|"
+     rf"the)\s+(?:\w+\s+)?(?:response|answer|reply|output|message)s?\s+(?:in|into|using|with|as|to)\s+{ENCODING}|"
+     rf"\b(?:reply|respond|answer)\s+(?:only\s+)?(?:in|using|with)\s+{ENCODING}|\b(?:encode|encrypt|encipher)\s+"
+     rf"your\s+(?:\w+\s+)?(?:response|answer|reply|output)\b|\b(?:use|apply)\s+{ENCODING}{G6}your\s+(?:response|"
+     r"answer|reply|output)\b"),
     ("en.indirect.promote_link", "indirect_injection", 0.6,
      "=add includ insert append mention suggest recommend promot =in/your",
      rf"\b(?:add|include|insert|append|mention|suggest|recommend|promote)\b{G6}(?:https?://|www\.)[^\s)]{{1,100}}"
      rf"{G6}(?:in|to|into)\s+your\s+(?:response|answer|reply|output|summary)\b|\bin\s+your\s+(?:response|"
-     rf"answer|reply|summary)\b{G6}(?:https?://|www\.)"),
+     rf"answer|reply|summary)\b{G8}(?:https?://|www\.)"),
     ("en.indirect.misinform", "indirect_injection", 0.5,
      "=add includ insert integrat incorporat embed spread mention formulat invent",
      rf"\b(?:add|include|insert|integrate|incorporate|embed|spread|mention|formulate|invent)\b{G3}(?:fabricated|"
      rf"false|fake|made-up|baseless|untrue|misleading|non-existent|bogus|fictitious)\s+(?:\w+\s+)?(?:statistics?|"
      r"claims?|facts?|rumou?rs?|information|news|quotes?|statements?|data|reviews?|headlines?|benefits?)\b"),
-    ("en.indirect.modify_response", "indirect_injection", 0.45,
-     "modif enhanc augment alter tweak =change adjust",
-     r"\b(?:modify|enhance|augment|alter|tweak|change|adjust)\s+(?:your|the)\s+(?:response|answer|reply|output|"
+    # Weight 0.5 (fires alone): on the training half it matched 8 attacks (7 missed without it: their
+    # rows are not learned by the model, see scripts/train_injection.py model_excluded) and no benign text.
+    ("en.indirect.modify_response", "indirect_injection", 0.5,
+     "modif enhanc augment alter tweak",
+     r"\b(?:modify|enhance|augment|alter|tweak)\s+(?:your|the)\s+(?:response|answer|reply|output|"
      r"summary)\s+(?:to|by|so\s+(?:that|it))\s+(?:\w+\s+)?(?:highlight\w*|suggest\w*|mention\w*|promot\w*|"
      r"includ\w*|hint\w*|allud\w*|spread\w*|recommend\w*|advertis\w*|endors\w*)"),
-    ("de.indirect.encode_output", "indirect_injection", 0.5, "kodier codier verschlüssel =schreib =gib =antworte",
-     rf"\b(?:kodier|codier|verschlüssel|schreib|gib|antworte)\w*\b{G4}(?:in|als|mit)\s+(?:einer?\s+)?"
-     r"(?:base\s?-?(?:16|32|64)|hexadezimal|rot-?13|caesar(?:-?chiffre|-?verschlüsselung)?|morsecode|binär)"),
-    ("fr.indirect.encode_output", "indirect_injection", 0.5, "encod chiffr =écris =donne =réponds",
-     rf"\b(?:encod|chiffr|écri|donn|répond)\w*\b{G4}(?:en|avec)\s+(?:un\s+)?(?:base\s?-?(?:16|32|64)|"
-     r"hexadécimal|rot-?13|chiffre(?:ment)?\s+de\s+césar|code\s+morse|binaire)"),
-    ("es.indirect.encode_output", "indirect_injection", 0.5, "codific cifr =escribe =da =responde",
-     rf"\b(?:codific|cifr|escrib|da|respond)\w*\b{G4}(?:en|con)\s+(?:un\s+)?(?:base\s?-?(?:16|32|64)|"
-     r"hexadecimal|rot-?13|cifrado\s+césar|código\s+morse|binario)"),
+    ("de.indirect.encode_output", "indirect_injection", 0.5, "kodier codier verschlüssel schreib =gib formulier antwort",
+     rf"\b(?:kodier|codier|verschlüssel|schreib|gib|formulier)\w*\s+(?:deine|ihre|die)\s+(?:\w+\s+)?(?:antwort|"
+     rf"ausgabe)\w*\b{G3}(?:in|als|mit)\s+{ENCODING_DE}|\bantworte\w*\s+(?:nur\s+)?(?:in|als|mit)\s+{ENCODING_DE}"),
+    ("fr.indirect.encode_output", "indirect_injection", 0.5, "encod chiffr écri =donne =donnez formul répond",
+     rf"\b(?:encod|chiffr|écri|donn|formul)\w*\s+(?:ta|votre|la)\s+(?:\w+\s+)?réponse\b{G3}(?:en|avec)\s+"
+     rf"{ENCODING_FR}|\brépond\w*\s+(?:uniquement\s+|seulement\s+)?(?:en|avec)\s+{ENCODING_FR}"),
+    ("es.indirect.encode_output", "indirect_injection", 0.5, "codific cifr escrib =da =dame formul respond",
+     rf"\b(?:codific|cifr|escrib|da|formul)\w*\s+(?:tu|su|la)\s+(?:\w+\s+)?respuesta\b{G3}(?:en|con)\s+"
+     rf"{ENCODING_ES}|\brespond\w*\s+(?:solo\s+|solamente\s+)?(?:en|con)\s+{ENCODING_ES}"),
     ("de.indirect.misinform", "indirect_injection", 0.5, "füg erfind formulier verbreit schreib",
      rf"\b(?:füg|erfind|formulier|verbreit|schreib)\w*\b{G3}(?:falsche|gefälschte|erfundene|unwahre|"
      r"irreführende)[nrs]?\s+(?:\w+\s+)?(?:statistik|behauptung|fakten|gerücht|nachricht|information|"
