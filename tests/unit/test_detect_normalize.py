@@ -173,6 +173,15 @@ def test_latin1_text_is_checked_for_soft_hyphens_and_nfkc_only() -> None:
     assert mixed.text == "Grüße, passwort" and types(found) == ["homoglyphs"]
 
 
+def test_random_latin1_texts_are_nfkc_without_soft_hyphens() -> None:
+    rng = random.Random(5)
+    alphabet = [chr(c) for c in [*range(0x20, 0x7F), *range(0xA0, 0x100)]]  # no control characters
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
+        norm, _ = normalize(text)
+        assert norm.text == unicodedata.normalize("NFKC", text.replace("\u00ad", "")), repr(text)
+
+
 def test_empty_spans_and_clamping() -> None:
     text = "a\u200bb\u200bc"
     norm, _ = normalize(text)

@@ -218,13 +218,17 @@ def normalize(text: str) -> tuple[Normalized, list[Finding]]:
         return Normalized(text), []
     findings = _Findings()
     norm = Normalized(text)
-    wide = not _latin1(text)
+    wide = _latin1(text) is None
     out = _remove_invisible(text, norm, findings, wide)
     if not out.isascii():
-        if not unicodedata.is_normalized("NFKC", out):
+        latin = _latin1(out)
+        # Latin-1 has no combining mark to compose: it is NFKC when no character is one NFKC rewrites.
+        stable = latin is not None and not latin.translate(None, _NFKC_STABLE)
+        if not stable and not unicodedata.is_normalized("NFKC", out):
             out = _nfkc(out, norm)
+            latin = _latin1(out)
         norm.text = out
-        if wide or not _latin1(out):  # no look-alike letter is in Latin-1
+        if latin is None:  # no look-alike letter is in Latin-1
             out, words = map_homoglyphs(out, MAX_RUNS)
             for start, end in words:
                 findings.add("homoglyphs", *norm.to_original(start, end))
@@ -232,15 +236,18 @@ def normalize(text: str) -> tuple[Normalized, list[Finding]]:
     return norm, findings.capped()
 
 
-def _latin1(text: str) -> bool:
-    """Whether every character is below U+0100 (a memory copy for such a text): then none of the
-    invisible characters but U+00AD, and no look-alike letter, can be in it, and the scans for them
-    (tens of microseconds on a 4 KB text of German or French) are skipped."""
+def _latin1(text: str) -> bytes | None:
+    """The text in Latin-1 when every character is below U+0100 (a memory copy for such a text):
+    then none of the invisible characters but U+00AD, and no look-alike letter, can be in it, and
+    the scans for them (tens of microseconds on a 4 KB text of German or French) are skipped."""
     try:
-        text.encode("latin-1")
+        return text.encode("latin-1")
     except UnicodeEncodeError:
-        return False
-    return True
+        return None
+
+
+# The Latin-1 characters NFKC leaves alone (it rewrites NBSP, "ª", "²", "½", "µ"...).
+_NFKC_STABLE = bytes(b for b in range(256) if unicodedata.normalize("NFKC", chr(b)) == chr(b))
 
 
 def _remove_invisible(text: str, norm: Normalized, findings: _Findings, wide: bool = True) -> str:
