@@ -64,7 +64,7 @@ def _observers(settings: Settings) -> list[Observer]:
     return observers
 
 
-def _metrics(settings: Settings, gateway: Gateway, reloader: PolicyReloader) -> Metrics | None:
+def _metrics(settings: Settings, gateway: Gateway, reloader: PolicyReloader, servicer: ExtProcServicer) -> Metrics | None:
     """Prometheus metrics, served on the status port's /metrics (so none without a status port)."""
     if not (settings.metrics.enabled and settings.status.port):
         return None
@@ -74,6 +74,7 @@ def _metrics(settings: Settings, gateway: Gateway, reloader: PolicyReloader) -> 
         policy=reloader.status,
         store_status=(lambda: store.status) if store is not None else None,
         audit=gateway.audit,
+        in_flight=lambda: servicer.in_flight,
     )
     gateway.observers.append(metrics)
     return metrics
@@ -152,7 +153,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
     """Serve ext_proc and gRPC health until SIGTERM/SIGINT, then drain in-flight streams."""
     gateway = await build_gateway(settings)
     reloader = PolicyReloader(settings, gateway)
-    metrics = _metrics(settings, gateway, reloader)
+    servicer = ExtProcServicer(gateway)
+    metrics = _metrics(settings, gateway, reloader, servicer)
     # Everything loaded so far lives for the whole process: keep it out of the cyclic GC's scans, and
     # collect less often, so no request pays for a full collection of the policy and adapters.
     gc.collect()
@@ -166,7 +168,7 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None, stop:
             ("grpc.so_reuseport", 0),
         ]
     )
-    pb_grpc.add_ExternalProcessorServicer_to_server(ExtProcServicer(gateway), server)
+    pb_grpc.add_ExternalProcessorServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = f"{settings.extproc.host}:{settings.extproc.port}"

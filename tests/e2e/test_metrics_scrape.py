@@ -74,6 +74,7 @@ def test_an_allowed_and_a_denied_call_in_metrics(gw: Gateway) -> None:
     assert 0 < value(samples, "ztgate_policy_eval_seconds_sum", phase="request") < 0.1
     assert value(samples, "ztgate_processing_seconds_count") == 2
     assert value(samples, "ztgate_exchange_seconds_count", provider="openai", stream="false") == 2
+    assert value(samples, "ztgate_exchanges_in_flight") == 0, "both exchanges have ended"
 
     # Scrape-time state: the policy in force, the memory usage store, the audit log.
     assert value(samples, "ztgate_policy_reloads_total", result="failure") == 0

@@ -29,11 +29,13 @@ _EXTPROC_FILTER = "envoy.filters.http.ext_proc"
 class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
     def __init__(self, gateway: Gateway) -> None:
         self._gateway = gateway
+        self.in_flight = 0  # ext_proc streams (exchanges) in progress, for metrics
 
     async def Process(  # noqa: N802 - the gRPC method name
         self, request_iterator: AsyncIterator[pb.ProcessingRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.ProcessingResponse]:
         exchange = Exchange(self._gateway, trace_context=_trace_context(context))
+        self.in_flight += 1
         # FULL_DUPLEX_STREAMED request bodies (what envoy_config renders): Envoy sends headers and body
         # chunks without waiting, and ztgate answers the headers only once the body has decided, so
         # one round trip decides a request. BUFFERED also works: headers are answered at once.
@@ -85,6 +87,7 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):
                     break
         finally:
             # Runs on normal end, on a client disconnect (Envoy cancels the stream) and on errors.
+            self.in_flight -= 1
             exchange.finish()
 
 
