@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from .reload import PolicyStatus
-from .telemetry.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .telemetry.prometheus import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .telemetry.metrics import Metrics
 
 

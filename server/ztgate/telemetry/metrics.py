@@ -35,18 +35,15 @@ policy limit names and anomaly reason kinds (fixed caps below).
 from __future__ import annotations
 
 import logging
-from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from ..config import MetricsConfig
 from .observe import PHASES, ExchangeRecord
+from .prometheus import Capped, Counter, Histogram, Scalar
 
 log = logging.getLogger("ztgate.metrics")
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # the Prometheus text format
-
-OTHER = "other"  # the label value past a label's cap
 NONE = "none"  # no value (a request without a model, a caller without groups)
 ANONYMOUS = "anonymous"  # a caller without an identity
 
@@ -114,134 +111,6 @@ def decision_label(event: Mapping[str, Any]) -> str:
     return "allow" if allowed else "none"
 
 
-class _Capped:
-    """A label's values: the first `limit` distinct ones are kept, the rest are OTHER."""
-
-    __slots__ = ("known", "limit")
-
-    def __init__(self, limit: int) -> None:
-        self.known: set[str] = set()
-        self.limit = max(0, limit)
-
-    def __call__(self, value: str, admit: bool = True) -> str:
-        if value in self.known:
-            return value
-        if admit and len(self.known) < self.limit:
-            self.known.add(value)
-            return value
-        return OTHER
-
-
-# ---- the text format ---------------------------------------------------------------------------------
-
-
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if value == float("inf"):
-        return "+Inf"
-    if value != value:
-        return "NaN"
-    return repr(float(value))
-
-
-def _series(name: str, labels: tuple[str, ...], values: tuple[Any, ...], extra: str = "") -> str:
-    """`name{a="x",b="y"}` (with `extra` label text appended inside the braces, e.g. 'le="0.5"')."""
-    parts = [f'{label}="{_escape_label(str(value))}"' for label, value in zip(labels, values)]
-    if extra:
-        parts.append(extra)
-    return f"{name}{{{','.join(parts)}}}" if parts else name
-
-
-def _header(out: list[str], name: str, doc: str, kind: str) -> None:
-    out.append(f"# HELP {name} {_escape_help(doc)}\n# TYPE {name} {kind}\n")
-
-
-class _Counter:
-    """A counter family: {label values: value}. Incremented in place (`values[key] = get + n`)."""
-
-    __slots__ = ("name", "doc", "labels", "values", "_prefixes")
-
-    def __init__(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> None:
-        self.name, self.doc, self.labels = name, doc, labels
-        self.values: dict[tuple[Any, ...], float] = {}
-        self._prefixes: dict[tuple[Any, ...], str] = {}
-
-    def inc(self, key: tuple[Any, ...], amount: float = 1.0) -> None:
-        values = self.values
-        values[key] = values.get(key, 0.0) + amount
-
-    def render(self, out: list[str]) -> None:
-        _header(out, self.name, self.doc, "counter")
-        prefixes = self._prefixes
-        for key, value in list(self.values.items()):
-            prefix = prefixes.get(key)
-            if prefix is None:
-                prefix = prefixes[key] = _series(self.name, self.labels, key) + " "
-            out.append(f"{prefix}{_number(value)}\n")
-
-
-class _Histogram:
-    """A histogram family: {label values: [count per bucket ..., count above the last bound, sum]}."""
-
-    __slots__ = ("name", "doc", "labels", "bounds", "children", "_lines")
-
-    def __init__(self, name: str, doc: str, labels: tuple[str, ...], bounds: tuple[float, ...]) -> None:
-        self.name, self.doc, self.labels, self.bounds = name, doc, labels, bounds
-        self.children: dict[tuple[Any, ...], list[float]] = {}
-        self._lines: dict[tuple[Any, ...], tuple[list[str], str, str]] = {}
-
-    def child(self, key: tuple[Any, ...]) -> list[float]:
-        counts = self.children.get(key)
-        if counts is None:
-            counts = self.children[key] = [0] * (len(self.bounds) + 1) + [0.0]
-        return counts
-
-    def observe(self, key: tuple[Any, ...], value: float) -> None:
-        counts = self.children.get(key) or self.child(key)
-        counts[bisect_left(self.bounds, value)] += 1  # the first bound >= value: Prometheus's le
-        counts[-1] += value
-
-    def render(self, out: list[str]) -> None:
-        _header(out, self.name, self.doc, "histogram")
-        for key, counts in list(self.children.items()):
-            lines = self._lines.get(key)
-            if lines is None:
-                les = [_number(b) for b in self.bounds] + ["+Inf"]
-                buckets = [_series(self.name + "_bucket", self.labels, key, f'le="{le}"') + " " for le in les]
-                lines = self._lines[key] = (
-                    buckets,
-                    _series(self.name + "_count", self.labels, key) + " ",
-                    _series(self.name + "_sum", self.labels, key) + " ",
-                )
-            buckets, count_prefix, sum_prefix = lines
-            total = 0
-            for prefix, n in zip(buckets, counts):
-                total += n
-                out.append(f"{prefix}{total}\n")
-            out.append(f"{count_prefix}{total}\n{sum_prefix}{_number(counts[-1])}\n")
-
-
-class _Scalar:
-    """A family whose samples are read at scrape time: [(label values, value)] from a function."""
-
-    __slots__ = ("name", "doc", "kind", "labels")
-
-    def __init__(self, name: str, doc: str, kind: str, labels: tuple[str, ...] = ()) -> None:
-        self.name, self.doc, self.kind, self.labels = name, doc, kind, labels
-
-    def render(self, out: list[str], samples: list[tuple[tuple[Any, ...], float]]) -> None:
-        _header(out, self.name, self.doc, self.kind)
-        for key, value in samples:
-            out.append(f"{_series(self.name, self.labels, key)} {_number(value)}\n")
-
-
 # ---- the metrics ---------------------------------------------------------------------------------------
 
 
@@ -259,70 +128,70 @@ class Metrics:
     ) -> None:
         config = config or MetricsConfig()
         self._policy, self._store_status, self._audit, self._in_flight = policy, store_status, audit, in_flight
-        self._models = _Capped(config.max_models)
-        self._groups = _Capped(config.max_groups)
-        self._identities = _Capped(config.max_identities) if config.per_identity else None
-        self._errors = _Capped(_SMALL_CAP)
-        self._detectors = _Capped(_SMALL_CAP)
-        self._anomaly_kinds = _Capped(_SMALL_CAP)
-        self._limits = _Capped(_LIMIT_CAP)
+        self._models = Capped(config.max_models)
+        self._groups = Capped(config.max_groups)
+        self._identities = Capped(config.max_identities) if config.per_identity else None
+        self._errors = Capped(_SMALL_CAP)
+        self._detectors = Capped(_SMALL_CAP)
+        self._anomaly_kinds = Capped(_SMALL_CAP)
+        self._limits = Capped(_LIMIT_CAP)
 
-        self.exchanges = _Counter(
+        self.exchanges = Counter(
             "ztgate_exchanges_total", "Finished exchanges by provider, operation, model, decision and HTTP status.",
             ("provider", "operation", "model", "decision", "status"),
         )  # fmt: skip
-        self.tokens = _Counter(
+        self.tokens = Counter(
             "ztgate_tokens_total", "Tokens as the provider reported them (or as ztgate estimated them when it did not).",
             ("direction", "provider", "model"),
         )  # fmt: skip
-        self.group_tokens = _Counter(
+        self.group_tokens = Counter(
             "ztgate_group_tokens_total",
             "Tokens by the caller's group; a caller in several groups counts in each (do not sum over groups).",
             ("direction", "provider", "model", "group"),
         )  # fmt: skip
-        self.cost = _Counter("ztgate_cost_usd_total", "Cost in US dollars at the price table's prices.", ("provider", "model"))
-        self.group_cost = _Counter(
+        self.cost = Counter("ztgate_cost_usd_total", "Cost in US dollars at the price table's prices.", ("provider", "model"))
+        self.group_cost = Counter(
             "ztgate_group_cost_usd_total", "Cost in US dollars by the caller's group (a caller in several groups counts in each).",
             ("provider", "model", "group"),
         )  # fmt: skip
-        self.identity_tokens = _Counter(
+        self.identity_tokens = Counter(
             "ztgate_identity_tokens_total", f"Tokens by caller (the first {config.max_identities} callers; the rest are 'other').",
             ("direction", "identity"),
         )  # fmt: skip
-        self.identity_cost = _Counter(
+        self.identity_cost = Counter(
             "ztgate_identity_cost_usd_total", "Cost in US dollars by caller (capped like ztgate_identity_tokens_total).", ("identity",)
         )
-        self.estimated = _Counter(
+        self.estimated = Counter(
             "ztgate_usage_estimated_total", "Exchanges whose tokens ztgate estimated because the provider reported none.", ("provider",)
         )
-        self.phase = _Histogram(
+        self.phase = Histogram(
             "ztgate_phase_seconds", "Time per exchange phase (ext_proc processing; 'upstream' is the provider's time).",
             ("phase",), PHASE_BUCKETS,
         )  # fmt: skip
-        self.policy_eval = _Histogram(
+        self.policy_eval = Histogram(
             "ztgate_policy_eval_seconds", "Policy evaluation time (request phase, and the response phase on the answer).",
             ("phase",), FAST_BUCKETS,
         )  # fmt: skip
-        self.detect = _Histogram(
+        self.detect = Histogram(
             "ztgate_detect_seconds", "Content inspection time per exchange (input: the request; output: the answer).",
             ("direction",), FAST_BUCKETS,
         )  # fmt: skip
-        self.processing = _Histogram(
+        self.processing = Histogram(
             "ztgate_processing_seconds", "ztgate's own time per exchange: every phase but 'upstream', summed.", (), FAST_BUCKETS
         )
-        self.exchange_seconds = _Histogram(
+        self.exchange_seconds = Histogram(
             "ztgate_exchange_seconds", "Whole exchange, from the first ext_proc message to the stream's end.",
             ("provider", "stream"), EXCHANGE_BUCKETS,
         )  # fmt: skip
-        self.streams = _Counter("ztgate_streams_total", "Streamed (SSE) exchanges.", ("provider",))
-        self.errors = _Counter("ztgate_errors_total", "Exchanges that ended in an error, by kind (the audit's error.kind).", ("kind",))
-        self.findings = _Counter("ztgate_findings_total", "Detector findings.", ("detector", "direction"))
-        self.limit_refusals = _Counter("ztgate_limit_refusals_total", "Requests refused by a usage limit (429), by limit name.", ("limit",))
-        self.anomalies = _Counter(
+        self.streams = Counter("ztgate_streams_total", "Streamed (SSE) exchanges.", ("provider",))
+        self.errors = Counter("ztgate_errors_total", "Exchanges that ended in an error, by kind (the audit's error.kind).", ("kind",))
+        self.findings = Counter("ztgate_findings_total", "Detector findings.", ("detector", "direction"))
+        self.limit_refusals = Counter("ztgate_limit_refusals_total", "Requests refused by a usage limit (429), by limit name.", ("limit",))
+        self.anomalies = Counter(
             "ztgate_anomalies_total", "Exchanges with an anomaly reason of this kind (e.g. request_rate, new_model).", ("reason_kind",)
         )
-        self.anomalous = _Counter("ztgate_anomalous_exchanges_total", "Exchanges with at least one anomaly reason.")
-        self.shadow = _Counter("ztgate_shadow_denials_total", "Exchanges whose decision carried shadow reasons (would have been denied).")
+        self.anomalous = Counter("ztgate_anomalous_exchanges_total", "Exchanges with at least one anomaly reason.")
+        self.shadow = Counter("ztgate_shadow_denials_total", "Exchanges whose decision carried shadow reasons (would have been denied).")
         # Label sets every dashboard expects, present (at zero) from the first scrape.
         for name in PHASES:
             self.phase.child((name,))
@@ -333,7 +202,7 @@ class Metrics:
         self.processing.child(())
         self.anomalous.inc((), 0)
         self.shadow.inc((), 0)
-        self._families: list[_Counter | _Histogram] = [
+        self._families: list[Counter | Histogram] = [
             self.exchanges, self.tokens, self.group_tokens, self.cost, self.group_cost,
             *((self.identity_tokens, self.identity_cost) if self._identities is not None else ()),
             self.estimated, self.phase, self.policy_eval, self.detect, self.processing, self.exchange_seconds,
@@ -471,16 +340,16 @@ class Metrics:
             _IN_FLIGHT.render(out, [((), self._in_flight())])
 
 
-_RELOADS = _Scalar(
+_RELOADS = Scalar(
     "ztgate_policy_reloads_total", "Policy reloads (after the first load) by result; a failure keeps the old policy.", "counter", ("result",)
 )
-_POLICY_INFO = _Scalar("ztgate_policy_info", "The policy revision in force (always 1).", "gauge", ("revision",))
-_RELOAD_ERROR = _Scalar("ztgate_policy_reload_error", "1 while the last reload was rejected (the old policy is still in force).", "gauge")
-_LOADED_AT = _Scalar("ztgate_policy_loaded_timestamp_seconds", "When the policy in force was loaded (Unix time).", "gauge")
-_STORE_AVAILABLE = _Scalar("ztgate_usage_store_available", "1 while the usage store answers (Redis reachable).", "gauge", ("backend",))
-_STORE_QUEUED = _Scalar("ztgate_usage_store_queued", "Usage increments waiting for Redis to come back.", "gauge")
+_POLICY_INFO = Scalar("ztgate_policy_info", "The policy revision in force (always 1).", "gauge", ("revision",))
+_RELOAD_ERROR = Scalar("ztgate_policy_reload_error", "1 while the last reload was rejected (the old policy is still in force).", "gauge")
+_LOADED_AT = Scalar("ztgate_policy_loaded_timestamp_seconds", "When the policy in force was loaded (Unix time).", "gauge")
+_STORE_AVAILABLE = Scalar("ztgate_usage_store_available", "1 while the usage store answers (Redis reachable).", "gauge", ("backend",))
+_STORE_QUEUED = Scalar("ztgate_usage_store_queued", "Usage increments waiting for Redis to come back.", "gauge")
 _STORE_COUNTERS = tuple(
-    (key, _Scalar(f"ztgate_usage_store_{key}_total", doc, "counter"))
+    (key, Scalar(f"ztgate_usage_store_{key}_total", doc, "counter"))
     for key, doc in (
         ("fail_open_events", "Reservations admitted with local accounting because Redis was down (fail_open: true)."),
         ("outages", "Times the usage store lost Redis."),
@@ -489,5 +358,5 @@ _STORE_COUNTERS = tuple(
         ("replay_errors", "Queued increments Redis refused on replay."),
     )
 )
-_AUDIT_FAILURES = _Scalar("ztgate_audit_write_failures_total", "Audit lines lost to write errors (disk full, closed pipe).", "counter")
-_IN_FLIGHT = _Scalar("ztgate_exchanges_in_flight", "Exchanges (ext_proc streams) in progress.", "gauge")
+_AUDIT_FAILURES = Scalar("ztgate_audit_write_failures_total", "Audit lines lost to write errors (disk full, closed pipe).", "counter")
+_IN_FLIGHT = Scalar("ztgate_exchanges_in_flight", "Exchanges (ext_proc streams) in progress.", "gauge")
