@@ -41,6 +41,14 @@ class Answer:
         self._text_seen = 0  # how many of the response's text pieces were counted
         self._output_chars = 0
 
+    def close(self) -> None:
+        """Drop the references that make cycles (the reader and the guard hold this object's bound
+        methods, and this object holds the exchange), so an exchange is freed by reference counting
+        when it ends instead of waiting for the cyclic GC, whose full collections stall the loop."""
+        self._reader = None
+        self._guard = None
+        self.ex = None  # type: ignore[assignment]
+
     @property
     def done(self) -> bool:
         """The provider's answer arrived whole."""

@@ -142,6 +142,7 @@ class Exchange:
         if self.status is None:
             self.status = response_status(self.attributes.get("response.code"))
         done = self.answer.done
+        self.answer.close()  # nothing reads the answer after this: free the exchange without the cyclic GC
         if self.error is None and self.upstream_started is not None and not done:
             self.error = ("disconnected", "stream ended before the response completed")
         accountant = self.gateway.accountant

@@ -39,6 +39,7 @@ from .store import WINDOWS, Charge, Counter, LedgerEntry, Refusal, UsageStore
 log = logging.getLogger("ztgate.usage")
 
 _FLOW_METRICS = ("tokens", "requests", "cost_usd")  # counted per window; "concurrent" has none
+_COUNTER_CACHE = 10_000  # callers x models whose snapshot counters are kept built
 _METRIC_UNITS = {"tokens": "tokens", "requests": "requests", "cost_usd": "USD", "concurrent": "requests in flight"}
 
 
@@ -84,20 +85,14 @@ class Accountant:
         self.prices = prices
         self.baselines = baselines
         self.default_output_reserve = default_output_reserve
+        self._counters: dict[Any, list[Counter]] = {}
 
     # ---- before the decision ------------------------------------------------------------------------
 
     async def snapshot(self, identity: Identity | None, llm: LLMRequest | None, findings: Mapping[str, int]) -> dict[str, Any]:
         """`input.usage`: the counters the caller's limits are likely to use, and the anomaly score."""
         now = time.time()
-        owners: list[tuple[str, str]] = []
-        if identity is not None:
-            owners.append(("identity", identity.subject))
-            owners.extend(("group", group) for group in identity.groups)
-        if llm is not None and llm.model:
-            owners.append(("model", llm.model))
-        counters = [Counter(scope, key, window, metric) for scope, key in owners for window in WINDOWS for metric in _FLOW_METRICS]
-        counters += [Counter(scope, key, "none", "concurrent") for scope, key in owners]
+        counters = self._snapshot_counters(identity, llm.model if llm is not None else None)
         values = await self.store.read(counters, now) if counters else []
         usage: dict[str, Any] = {"identity": {}, "groups": {}, "model": {}}
         for counter, value in zip(counters, values):
@@ -106,10 +101,29 @@ class Accountant:
                 holder["concurrent"] = value
             else:
                 holder.setdefault(counter.window, {})[counter.metric] = value
-        usage["input_tokens_estimate"] = estimate_request_tokens(llm) if llm is not None else 0
+        usage["input_tokens_estimate"] = estimate_request_tokens(llm, exact=False) if llm is not None else 0
         if self.baselines is not None and identity is not None:
             usage["anomaly"] = self.baselines.assess(self._observation(identity, llm, findings, usage["input_tokens_estimate"], 0, now))
         return usage
+
+    def _snapshot_counters(self, identity: Identity | None, model: str | None) -> list[Counter]:
+        """The counters input.usage shows for a caller and model, built once per combination."""
+        key = (identity.subject, tuple(identity.groups)) if identity is not None else None, model
+        counters = self._counters.get(key)
+        if counters is not None:
+            return counters
+        owners: list[tuple[str, str]] = []
+        if identity is not None:
+            owners.append(("identity", identity.subject))
+            owners.extend(("group", group) for group in identity.groups)
+        if model:
+            owners.append(("model", model))
+        counters = [Counter(scope, k, window, metric) for scope, k in owners for window in WINDOWS for metric in _FLOW_METRICS]
+        counters += [Counter(scope, k, "none", "concurrent") for scope, k in owners]
+        if len(self._counters) >= _COUNTER_CACHE:
+            self._counters.clear()
+        self._counters[key] = counters
+        return counters
 
     # ---- after an allowing decision -------------------------------------------------------------
 
@@ -151,8 +165,8 @@ class Accountant:
         """The exchange's usage: the provider's own numbers where it gave them, else estimates."""
         estimated = False
         accounted = Usage(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.cache_creation_input_tokens)
-        if accounted.input_tokens is None:
-            accounted.input_tokens = input_estimate or (estimate_request_tokens(llm) if llm is not None else 0)
+        if accounted.input_tokens is None:  # rare (an aborted stream): worth the tokenizer's exact count
+            accounted.input_tokens = estimate_request_tokens(llm) if llm is not None else input_estimate
             estimated = True
         if accounted.output_tokens is None:
             model, provider = (llm.model, llm.provider) if llm is not None else (None, None)

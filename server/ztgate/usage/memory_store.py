@@ -74,7 +74,14 @@ class MemoryStore:
 
     def read_now(self, counters: Sequence[Counter], at: float) -> list[float]:
         values = self._values
-        return [values.get((c, bucket_of(c.window, at)), 0.0) for c in counters]
+        buckets: dict[str, int] = {}  # one bucket computation per window, not per counter
+        out = []
+        for c in counters:
+            bucket = buckets.get(c.window)
+            if bucket is None:
+                bucket = buckets[c.window] = bucket_of(c.window, at)
+            out.append(values.get((c, bucket), 0.0))
+        return out
 
     def record_now(self, entry: LedgerEntry) -> None:
         amounts = ledger_values(entry)
