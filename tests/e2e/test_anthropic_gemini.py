@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import anthropic
 import httpx2 as httpx
 import pytest
@@ -113,3 +115,23 @@ def test_gemini_bad_key(gateway: Gateway) -> None:
     with pytest.raises(genai_errors.ClientError) as exc:
         client.models.generate_content(model="gemini-2.0-flash", contents="hi")
     assert exc.value.code == 401
+
+
+def test_a_key_in_the_query_never_reaches_envoys_access_log_even_when_refused(gateway: Gateway) -> None:
+    """Envoy moves ?key= into x-goog-api-key before anything else sees the path, and logs paths
+    without their query: neither a good key nor a wrong one lands in the access log."""
+    good, wrong = gateway.keys["dev"], "zt-00000000-wrong-key-but-still-secret-123456"
+    for key, status in ((good, 200), (wrong, 401)):
+        response = httpx.post(
+            f"{gateway.url}/v1beta/models/gemini-2.0-flash:generateContent?alt=json&key={key}",
+            json={"contents": [{"role": "user", "parts": [{"text": "query key"}]}]},
+        )
+        assert response.status_code == status, response.text
+    request_id = response.headers["x-request-id"]
+    access_log = gateway.config.parent / "envoy-access.jsonl"
+    deadline = time.monotonic() + 5
+    while request_id not in (access_log.read_text() if access_log.exists() else "") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = access_log.read_text()
+    assert request_id in text
+    assert good not in text and wrong not in text

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx2 as httpx
 import openai
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
@@ -219,3 +220,16 @@ def test_denial_is_an_event_on_the_exchange_span(traced_gateway, receiver: Recei
     assert exchange.status_code == trace_pb2.Status.STATUS_CODE_UNSET
     audit = traced_gateway.audit_for(exc.value.response.headers["x-request-id"])
     assert (audit["trace_id"], audit["span_id"]) == (exchange.trace_id, exchange.span_id)
+
+
+def test_a_key_in_the_query_of_a_refused_request_never_reaches_a_span(traced_gateway, receiver: Receiver) -> None:
+    wrong = "zt-00000000-wrong-key-but-still-secret-123456"
+    trace_id = os.urandom(16).hex()
+    response = httpx.post(
+        f"{traced_gateway.url}/v1beta/models/gemini-2.0-flash:generateContent?key={wrong}",
+        headers={"traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"},
+        json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+    )
+    assert response.status_code == 401
+    spans = receiver.wait_for(lambda spans: any(s.trace_id == trace_id and s.service != "ztgate" for s in spans))
+    assert wrong not in str([(s.name, s.attributes) for s in spans if s.trace_id == trace_id])

@@ -75,6 +75,10 @@ def test_anthropic_with_cache_reads_and_gemini_are_accounted_exactly(gateway: Ga
     gemini = genai.Client(api_key=gateway.keys["dev"], http_options=types.HttpOptions(base_url=gateway.url, headers={"x-request-id": "gemini-usage-1"}))
     gemini.models.generate_content(model="gemini-2.0-flash", contents="hello there")
     exact(gateway, "gemini-usage-1")
+    streaming = genai.Client(api_key=gateway.keys["dev"], http_options=types.HttpOptions(base_url=gateway.url, headers={"x-request-id": "gemini-usage-2"}))
+    for _ in streaming.models.generate_content_stream(model="gemini-2.0-flash", contents="hello there"):
+        pass
+    exact(gateway, "gemini-usage-2")
 
 
 def test_a_stream_cut_short_is_estimated_and_marked_so(gateway: Gateway) -> None:
