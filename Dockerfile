@@ -11,8 +11,10 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY server ./server
+COPY scripts/otel_proto_pin.py ./scripts/
 RUN python -m venv /opt/ztgate \
  && /opt/ztgate/bin/pip install . \
+ && /opt/ztgate/bin/pip install --no-deps --force-reinstall "$(/opt/ztgate/bin/python scripts/otel_proto_pin.py)" \
  && /opt/ztgate/bin/pip uninstall --yes pip setuptools wheel
 
 # Run: slim Debian (no compilers, no headers), no package installer either, a numeric non-root user.

@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-deps --force-reinstall "$$($(BIN)/python scripts/otel_proto_pin.py)"
 	touch $(STAMP)
 
 # The usage store tests need a real redis-server (Debian package); installed when missing and we are
