@@ -6,11 +6,12 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,6 +163,18 @@ def fake_provider() -> Iterator[FakeProvider]:
     # Runs on its own event loop in a background thread, so the sync SDK clients cannot deadlock it.
     with FakeProvider(credentials=dict(UPSTREAM_KEYS)) as fp:
         yield fp
+
+
+def policy_copy(tmp: Path, edit: Callable[[dict], None] | None = None) -> Path:
+    """A copy of rego/ under tmp; `edit` changes its data (rego/ztgate/config/data.json) in place."""
+    policy_dir = tmp / "rego"
+    shutil.copytree(ROOT / "rego", policy_dir)
+    if edit is not None:
+        data_file = policy_dir / "ztgate" / "config" / "data.json"
+        data = json.loads(data_file.read_text())
+        edit(data)
+        data_file.write_text(json.dumps(data))
+    return policy_dir
 
 
 @contextmanager

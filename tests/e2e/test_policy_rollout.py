@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ import openai
 import pytest
 import yaml
 
-from conftest import ROOT, Gateway, launch_gateway
+from conftest import ROOT, Gateway, launch_gateway, policy_copy
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 
@@ -43,8 +42,7 @@ def wait_until(condition, timeout: float = 8.0) -> None:
 def live(tmp_path_factory: pytest.TempPathFactory, fake_provider) -> Iterator[tuple[Gateway, Path, Path]]:
     """A gateway over a copy of rego/ that the tests edit, writing decision logs to a file."""
     tmp = tmp_path_factory.mktemp("rollout")
-    policy_dir = tmp / "rego"
-    shutil.copytree(ROOT / "rego", policy_dir)
+    policy_dir = policy_copy(tmp)
     log_path = tmp / "decisions.jsonl"
     overrides = {
         "policy": {"dir": str(policy_dir), "reload_interval_s": 0.2},
@@ -145,12 +143,7 @@ def test_shadow_mode_still_needs_a_caller(dry_run) -> None:
 def trial(tmp_path_factory: pytest.TempPathFactory, fake_provider) -> Iterator[Gateway]:
     """One rule on trial: data shadow_rules lists models.not_allowed; every other rule is enforced."""
     tmp = tmp_path_factory.mktemp("trial")
-    policy_dir = tmp / "rego"
-    shutil.copytree(ROOT / "rego", policy_dir)
-    data_file = policy_dir / "ztgate" / "config" / "data.json"
-    data = json.loads(data_file.read_text())
-    data["shadow_rules"] = ["models.not_allowed"]
-    data_file.write_text(json.dumps(data))
+    policy_dir = policy_copy(tmp, lambda data: data.update(shadow_rules=["models.not_allowed"]))
     with launch_gateway(tmp, fake_provider, policy={"dir": str(policy_dir)}) as gw:
         yield gw
 

@@ -4,14 +4,13 @@ refused call never reaches the client (policy data: tools.constraints.send_email
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 
 import anthropic
 import openai
 import pytest
 
-from conftest import ROOT, Gateway, launch_gateway
+from conftest import Gateway, launch_gateway, policy_copy
 
 EVIL = json.dumps({"to": "boss@evil.example", "body": "the quarterly numbers"})
 GOOD = json.dumps({"to": "boss@example.com", "body": "the quarterly numbers"})
@@ -22,12 +21,8 @@ PROMPT = "CALL_TOOL: mail the numbers to my boss"
 @pytest.fixture(scope="module")
 def gw(tmp_path_factory: pytest.TempPathFactory, fake_provider) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("toolargs")
-    policy_dir = tmp / "rego"
-    shutil.copytree(ROOT / "rego", policy_dir)
-    data_file = policy_dir / "ztgate" / "config" / "data.json"
-    data = json.loads(data_file.read_text())
-    data["tools"]["constraints"] = {"send_email": {"to": {"required": True, "domains": ["example.com"]}}}
-    data_file.write_text(json.dumps(data))
+    constraints = {"send_email": {"to": {"required": True, "domains": ["example.com"]}}}
+    policy_dir = policy_copy(tmp, lambda data: data["tools"].update(constraints=constraints))
     with launch_gateway(tmp, fake_provider, policy={"dir": str(policy_dir)}) as gateway:
         yield gateway
 

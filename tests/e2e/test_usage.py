@@ -20,7 +20,7 @@ import pytest
 from google import genai
 from google.genai import types
 
-from conftest import ROOT, Gateway, gateway_env, launch_gateway, ztgate_cli
+from conftest import ROOT, Gateway, gateway_env, launch_gateway, policy_copy, ztgate_cli
 
 sys.path.insert(0, str(ROOT / "tests"))
 from redis_server import REDIS_SERVER, RedisServer  # noqa: E402
@@ -99,14 +99,9 @@ def test_a_stream_cut_short_is_estimated_and_marked_so(gateway: Gateway) -> None
 # ---- budgets -----------------------------------------------------------------------------------------
 
 
-def policy_with_limits(tmp: Path, limits: dict) -> Path:
-    policy_dir = tmp / "rego"
-    shutil.copytree(ROOT / "rego", policy_dir)
-    data_file = policy_dir / "ztgate" / "config" / "data.json"
-    data = json.loads(data_file.read_text())
-    data["limits"]["identities"] = limits
-    data_file.write_text(json.dumps(data))
-    return policy_dir
+def policy_with_limits(tmp: Path, limits: dict, **more: object) -> Path:
+    """rego/ with these per-identity limits (and any other `limits` settings, e.g. cut_streams=True)."""
+    return policy_copy(tmp, lambda data: data["limits"].update(identities=limits, **more))
 
 
 def fire(urls: list[str], key: str, n: int, **extra) -> list[int]:
@@ -211,12 +206,12 @@ def test_ztgate_usage_reports_per_identity(gateway: Gateway) -> None:
 @pytest.fixture(scope="module")
 def budget_rules(tmp_path_factory: pytest.TempPathFactory, fake_provider) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("budget-rules")
-    policy_dir = policy_with_limits(tmp, {"alice@example.test": [{"name": "alice daily tokens", "window": "day", "tokens": 10_000_000}]})
-    data_file = policy_dir / "ztgate" / "config" / "data.json"
-    data = json.loads(data_file.read_text())
-    data["limits"]["cut_streams"] = True
-    data["limits"]["downgrade"] = {"gpt-4o": {"to": "gpt-4o-mini", "window": "day", "tokens_over": 1}}
-    data_file.write_text(json.dumps(data))
+    policy_dir = policy_with_limits(
+        tmp,
+        {"alice@example.test": [{"name": "alice daily tokens", "window": "day", "tokens": 10_000_000}]},
+        cut_streams=True,
+        downgrade={"gpt-4o": {"to": "gpt-4o-mini", "window": "day", "tokens_over": 1}},
+    )
     with launch_gateway(tmp, fake_provider, policy={"dir": str(policy_dir)}) as gw:
         yield gw
 
