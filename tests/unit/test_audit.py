@@ -14,7 +14,8 @@ import pytest
 from google.protobuf import json_format
 
 from ztgate.identity.base import Identity
-from ztgate.telemetry.audit import CHAIN_FIELDS, AuditLog, audit_event, clean, format_time, scrub_credentials
+from ztgate.telemetry.audit import AuditLog, audit_event, clean, format_time, scrub_credentials
+from ztgate.telemetry.audit_chain import CHAIN_FIELDS
 from ztgate.v1.audit_pb2 import AuditEvent
 
 ZT_KEY = "zt-3f9a1c2b-Jd8fQ2xk9_abcdefghijklmnopqrstuvwxyz0123456"

@@ -25,7 +25,10 @@ from ztgate.cli import main as cli_main
 from ztgate.config import ConfigError, load_settings
 from ztgate.identity.base import Identity
 from ztgate.telemetry import audit as audit_module
-from ztgate.telemetry.audit import GENESIS, AuditLog, HashChain, _FileSink, audit_event, chain_digest
+from ztgate.telemetry import audit_sinks
+from ztgate.telemetry.audit import AuditLog, audit_event
+from ztgate.telemetry.audit_chain import GENESIS, HashChain, chain_digest
+from ztgate.telemetry.audit_sinks import FileSink
 from ztgate.telemetry.audit_verify import BROKEN, OK, UNREADABLE, run, verify
 from ztgate.v1.audit_pb2 import AuditEvent
 
@@ -111,10 +114,10 @@ def test_size_is_a_running_count_not_a_stat_per_line(tmp_path: Path, monkeypatch
     existing = path.stat().st_size
     stats = []
     real_stat = os.stat
-    monkeypatch.setattr(audit_module.os, "stat", lambda p, *a, **k: stats.append(p) or real_stat(p, *a, **k))
+    monkeypatch.setattr(audit_sinks.os, "stat", lambda p, *a, **k: stats.append(p) or real_stat(p, *a, **k))
     log = AuditLog.open(path, max_bytes=10**9)
     sink = log._sink
-    assert isinstance(sink, _FileSink) and sink.size == existing  # picked up at open
+    assert isinstance(sink, FileSink) and sink.size == existing  # picked up at open
     for n in range(500):
         log.write(event(n))
     assert stats == []  # within the check interval: no stat at all
@@ -129,7 +132,7 @@ def test_occasional_stat_picks_up_other_writers_bytes(tmp_path: Path) -> None:
     a.write(event(1))
     b.write(event(2))
     sink = a._sink
-    assert isinstance(sink, _FileSink)
+    assert isinstance(sink, FileSink)
     assert sink.size < path.stat().st_size  # a has not seen b's line yet
     sink.CHECK_INTERVAL_S = 0.0
     sink._next_check = 0.0
@@ -143,7 +146,7 @@ def test_external_rotation_is_followed_without_reopen(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     log = AuditLog.open(path, max_bytes=0)
     sink = log._sink
-    assert isinstance(sink, _FileSink)
+    assert isinstance(sink, FileSink)
     log.write(event(1))
     path.rename(tmp_path / "audit.jsonl.1")  # logrotate, "create" style, with no signal sent
     log.write(event(2))  # within the check interval: still the moved file

@@ -21,7 +21,7 @@ loop. Several worker processes may share one file: O_APPEND makes each line land
 already been answered by the time its audit line is written.
 
 Sinks (see docs/observability.md, "Audit events"): stdout; a file, optionally rotated by size
-(`max_bytes`, `backups`; see _FileSink for what rotation guarantees with several processes); and
+(`max_bytes`, `backups`; see FileSink for what rotation guarantees with several processes); and
 OTLP logs (telemetry/audit_otlp.py), alone or in addition to a line sink. With `chain` on, each line
 carries `chain_id`, `prev_hash` and `hash` (HashChain below), and `ztgate audit verify`
 (telemetry/audit_verify.py) checks the chain.
@@ -29,13 +29,8 @@ carries `chain_id`, `prev_hash` and `hash` (HashChain below), and `ztgate audit 
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import hmac
 import logging
-import os
 import re
-import secrets
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -44,6 +39,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol, TypedDict
 
 import orjson
+
+from .audit_chain import HashChain
+from .audit_sinks import FileSink, StreamSink, open_append
 
 log = logging.getLogger(__name__)
 
@@ -230,71 +228,6 @@ def clean(value: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-# Chain fields: written by the AuditLog (HashChain), not by audit_event.
-CHAIN_FIELDS = ("chain_id", "prev_hash", "hash")
-GENESIS = "0" * 64  # prev_hash of a chain's first line
-SHA256 = "sha256"  # hash = "sha256:<hex>": anyone can recompute it (detects corruption, naive edits)
-HMAC_SHA256 = "hmac-sha256"  # hash = "hmac-sha256:<hex>": only a holder of the key can
-
-
-def chain_digest(prev_hash: str, unsigned: bytes, key: bytes | None = None) -> str:
-    """A line's `hash`: SHA-256 (or HMAC-SHA256 with `key`) over prev_hash + the line's bytes as
-    written, without its `,"hash":"..."` member (see HashChain), as "<algorithm>:<hex>"."""
-    message = prev_hash.encode("ascii") + unsigned
-    if key is None:
-        return f"{SHA256}:{hashlib.sha256(message).hexdigest()}"
-    return f"{HMAC_SHA256}:{hmac.new(key, message, hashlib.sha256).hexdigest()}"
-
-
-class HashChain:
-    """One writer's hash chain: every line names its predecessor's hash, so a modified, deleted,
-    reordered or inserted line breaks the chain (`ztgate audit verify`).
-
-    A line is sealed by appending `"chain_id"` and `"prev_hash"` to the JSON object as serialised,
-    hashing those exact bytes (prefixed by prev_hash), and appending `"hash"` as the last member:
-
-        {...event...,"chain_id":"9f2c...","prev_hash":"sha256:ab12..."}      <- hashed, as bytes
-        {...event...,"chain_id":"9f2c...","prev_hash":"sha256:ab12...","hash":"sha256:cd34..."}
-
-    The verifier strips the final `,"hash":"..."` member to get back the hashed bytes, so no JSON
-    canonicalisation is involved and any byte changed (whitespace included) shows.
-
-    The chain is per writer: `chain_id` is random per AuditLog (i.e. per process run), and its first
-    line has prev_hash GENESIS (64 zeros). Several processes appending to one file interleave their
-    lines, each chain staying intact; the verifier follows each chain_id separately. Across a
-    rotation the chain simply continues: the writer's first line in the new file carries its last
-    hash in the previous one. A write that fails does not advance the chain.
-    """
-
-    __slots__ = ("chain_id", "last", "_key", "_mac", "_fields")
-
-    def __init__(self, key: bytes | None = None, *, chain_id: str | None = None) -> None:
-        self.chain_id = chain_id or secrets.token_hex(8)
-        self.last = GENESIS
-        self._key = key
-        self._mac = hmac.new(key, digestmod=hashlib.sha256) if key is not None else None  # keyed once, copied per line
-        self._fields = b'"chain_id":"' + self.chain_id.encode("ascii") + b'","prev_hash":"'
-
-    @property
-    def keyed(self) -> bool:
-        return self._key is not None
-
-    def seal(self, body: bytes) -> tuple[bytes, str]:
-        """(the line with chain fields and newline, its hash); call commit(hash) once it is written."""
-        head = body[:-1] + (b"," if len(body) > 2 else b"")  # body is a JSON object: "{...}"
-        unsigned = head + self._fields + self.last.encode("ascii") + b'"}'
-        if self._mac is None:
-            digest = chain_digest(self.last, unsigned)
-        else:
-            mac = self._mac.copy()
-            mac.update(self.last.encode("ascii") + unsigned)
-            digest = f"{HMAC_SHA256}:{mac.hexdigest()}"
-        return unsigned[:-1] + b',"hash":"' + digest.encode("ascii") + b'"}\n', digest
-
-    def commit(self, digest: str) -> None:
-        self.last = digest
-
-
 class LineSink(Protocol):
     def write_line(self, line: bytes) -> None: ...
     def reopen(self) -> None: ...
@@ -326,7 +259,7 @@ class AuditLog:
         sink: LineSink | None = None,
     ) -> None:
         if sink is None and stream is not None:
-            sink = _FileSink(stream, path) if owns_stream else _StreamSink(stream)
+            sink = FileSink(stream, path) if owns_stream else StreamSink(stream)
         self._sink = sink
         self._chain = chain
         self._exporter = exporter
@@ -352,10 +285,10 @@ class AuditLog:
         sink: LineSink | None = None
         if lines:
             if target is None or str(target) in ("", "-", "stdout"):
-                sink = _StreamSink(sys.stdout.buffer)
+                sink = StreamSink(sys.stdout.buffer)
             else:
                 path = Path(target)
-                sink = _FileSink(_open_append(path), path, max_bytes=max_bytes, backups=backups)
+                sink = FileSink(open_append(path), path, max_bytes=max_bytes, backups=backups)
         return cls(sink=sink, chain=HashChain(chain_key) if chain else None, exporter=exporter)
 
     @property
@@ -399,163 +332,3 @@ class AuditLog:
             self._sink.close()
         if self._exporter is not None:
             self._exporter.close()
-
-
-class _StreamSink:
-    """Standard output (a BufferedWriter): written and flushed per line."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def write_line(self, line: bytes) -> None:
-        _write_all(self._stream, line)
-        self._stream.flush()
-
-    def reopen(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self._stream.flush()
-
-
-class _FileSink:
-    """An O_APPEND file, one write call per line, optionally rotated by size.
-
-    Cheap per line: the size is a running byte count (this writer's lines added to the size found
-    at open), corrected by one stat of the path at most every CHECK_INTERVAL_S. That stat also notices
-    when the path names another file than the one open (another process rotated it, or logrotate
-    moved it away) and reopens, so external rotation works without a signal, within a second.
-
-    Rotation, when the count says the next line would take the file past max_bytes (and the file is
-    not empty): take an exclusive flock on `<path>.lock`, stat the path again, and only if it is
-    still the file this writer has open and it is really full, shift path.(n-1) -> path.n ... and
-    path -> path.1 (rename, so the oldest backup is dropped), then open a new path. Whoever loses
-    the race finds the path already replaced and just reopens it. So with several processes sharing
-    the file: every line lands whole in exactly one file (renames do not move open descriptors), and
-    no rotation is done twice; each writer's lines stay in order across the files. What is loose:
-    a writer counts other writers' bytes only as of its last stat, and a writer that has not yet
-    noticed a rotation keeps appending to the renamed file (path.1), each for up to
-    CHECK_INTERVAL_S; so a file can end past max_bytes by what the other writers wrote in about a
-    second, and lines written around a rotation can be split between path.1 and path. A line can be
-    lost only if the files rotate through all backups within one check interval while a writer
-    still holds the oldest. The lock is held for a few renames; the flock call blocks the event loop
-    only while another process rotates. With one writer, each file stays within max_bytes (unless
-    a single line is larger).
-    """
-
-    CHECK_INTERVAL_S = 1.0
-
-    def __init__(self, stream: BinaryIO, path: Path | None, *, max_bytes: int = 0, backups: int = 5) -> None:
-        if max_bytes < 0 or backups < 0 or (max_bytes > 0 and backups < 1):
-            raise ValueError("max_bytes must be >= 0, and backups >= 1 when rotating")
-        self._stream = stream
-        self._path = path
-        self._max_bytes = max_bytes
-        self._backups = backups
-        self._lock_fd: int | None = None
-        self._closed = False
-        self._next_check = time.monotonic() + self.CHECK_INTERVAL_S
-        self._size = 0
-        self._ident: tuple[int, int] | None = None
-        self._track()
-
-    @property
-    def size(self) -> int:
-        """The running byte count (what this writer believes the file's size to be)."""
-        return self._size
-
-    def write_line(self, line: bytes) -> None:
-        if self._closed:
-            raise ValueError("audit log is closed")
-        if self._path is not None:
-            now = time.monotonic()
-            if now >= self._next_check:
-                self._check(now)
-            if self._max_bytes and self._size > 0 and self._size + len(line) > self._max_bytes:
-                self._rotate(len(line))
-        _write_all(self._stream, line)
-        self._size += len(line)
-
-    def reopen(self) -> None:
-        """Reopen the path (after logrotate or another process moved the file)."""
-        if self._path is None or self._closed:
-            return
-        old = self._stream
-        self._stream = _open_append(self._path)
-        self._track()
-        old.close()
-
-    def close(self) -> None:
-        self._closed = True
-        self._stream.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-
-    def _track(self) -> None:
-        try:
-            st = os.fstat(self._stream.fileno())
-        except (OSError, ValueError):
-            return
-        self._size = st.st_size
-        self._ident = (st.st_dev, st.st_ino)
-
-    def _check(self, now: float) -> None:
-        """The occasional stat: follow a rotation done elsewhere, pick up other writers' bytes."""
-        assert self._path is not None
-        self._next_check = now + self.CHECK_INTERVAL_S
-        try:
-            st = os.stat(self._path)
-        except FileNotFoundError:
-            self.reopen()  # moved away and not recreated: create it
-            return
-        if (st.st_dev, st.st_ino) != self._ident:
-            self.reopen()
-        else:
-            self._size = st.st_size
-
-    def _rotate(self, incoming: int) -> None:
-        assert self._path is not None
-        path = self._path
-        if self._lock_fd is None:
-            self._lock_fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            try:
-                st: os.stat_result | None = os.stat(path)
-            except FileNotFoundError:
-                st = None
-            if (
-                st is not None
-                and (st.st_dev, st.st_ino) == self._ident
-                and st.st_size > 0
-                and st.st_size + incoming > self._max_bytes
-            ):
-                for n in range(self._backups - 1, 0, -1):
-                    try:
-                        os.replace(f"{path}.{n}", f"{path}.{n + 1}")
-                    except FileNotFoundError:
-                        pass
-                os.replace(path, f"{path}.1")
-            self.reopen()  # the new file: ours, another writer's, or the same one when it was not full
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        self._next_check = time.monotonic() + self.CHECK_INTERVAL_S
-
-
-def _open_append(path: Path) -> BinaryIO:
-    # Unbuffered (one write call per line) and O_APPEND (lines from several processes never mix).
-    return open(path, "ab", buffering=0, opener=_open_0600)
-
-
-def _open_0600(path: str, flags: int) -> int:
-    return os.open(path, flags, 0o600)
-
-
-def _write_all(stream: BinaryIO, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = stream.write(view)
-        if n is None:  # a non-blocking raw stream that would block
-            raise BlockingIOError("audit sink would block")
-        view = view[n:]

@@ -43,7 +43,7 @@ from typing import TextIO
 from google.protobuf import json_format
 
 from ..v1.audit_pb2 import AuditEvent
-from .audit import GENESIS, HMAC_SHA256, SHA256, chain_digest
+from .audit_chain import GENESIS, HMAC_SHA256, SHA256, chain_digest
 
 OK, BROKEN, UNREADABLE = 0, 1, 2
 
