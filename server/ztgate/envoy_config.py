@@ -23,8 +23,6 @@ The shape, and why:
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +31,12 @@ import yaml
 
 from .config import ProviderConfig, Settings
 from .identity.credentials import KEY_QUERY_PARAM
-from .telemetry.tracing import OtlpTarget, otlp_target, tracing_enabled
+from .envoy_tracing import OTEL_CLUSTER, SYSTEM_CA_FILE, collector_cluster, is_ip, tracer  # noqa: F401 - OTEL_CLUSTER re-exported
+from .telemetry.tracing import otlp_target, tracing_enabled
 from .extproc.names import DECISION_ID_HEADER, DECISION_ID_KEY, JWT_NAMESPACE, JWT_PAYLOAD_KEY, METADATA_NAMESPACE
 
 EXTPROC_CLUSTER = "ztgate_extproc"
-OTEL_CLUSTER = "otel_collector"
 JWT_PROVIDER = "ztgate_jwt"
-SYSTEM_CA_FILE = "/etc/ssl/certs/ca-certificates.crt"
 READY_PATH = "/ready"  # the readiness listener's one path (settings.envoy_ready)
 # ztgate listening on every interface (e.g. in a pod, for the kubelet's gRPC probe) is dialled over loopback.
 _WILDCARD_DIAL = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
@@ -153,7 +150,7 @@ def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
     }
     target = otlp_target() if settings.tracing.envoy and tracing_enabled(settings) else None
     if target is not None:
-        hcm["tracing"] = _tracing(target)
+        hcm["tracing"] = tracer(target)
     chain: dict[str, Any] = {
         "filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]
     }
@@ -163,7 +160,7 @@ def render(settings: Settings, *, extproc: bool = True) -> dict[str, Any]:
     if extproc:
         clusters.append(_extproc_cluster(settings))
     if target is not None:
-        clusters.append(_otel_cluster(target))
+        clusters.append(collector_cluster(target))
     buffer_limit = max(2 * settings.extproc.max_body_bytes, 1 << 20)
     listeners: list[dict[str, Any]] = [
         {
@@ -269,84 +266,6 @@ def _ready_listener(settings: Settings) -> dict[str, Any]:
     }
 
 
-def _tracing(target: OtlpTarget, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Envoy's OpenTelemetry tracer, exporting over OTLP/gRPC to the collector ztgate exports to.
-
-    Envoy continues an incoming W3C traceparent (else starts a trace) with its ingress span, gives
-    the ext_proc stream a client span and injects that span's traceparent into the stream's gRPC
-    metadata, which ztgate's exchange span takes as its parent; spawn_upstream_span gives the call to
-    the provider its own span. Envoy samples 100% by default (an incoming sampled flag is kept), or
-    the ratio of OTEL_TRACES_SAMPLER=[parentbased_]traceidratio; ztgate's parent-based sampler
-    follows Envoy's decision.
-    """
-    return {
-        "provider": {
-            "name": "envoy.tracers.opentelemetry",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig",
-                "grpc_service": {"envoy_grpc": {"cluster_name": OTEL_CLUSTER}, "timeout": "1s"},
-                "service_name": f"{target.service_name}-envoy",
-            },
-        },
-        "random_sampling": {"value": _sampling_percent(os.environ if env is None else env)},
-        "spawn_upstream_span": True,
-    }
-
-
-def _sampling_percent(env: Mapping[str, str]) -> float:
-    sampler = env.get("OTEL_TRACES_SAMPLER", "").strip().lower()
-    if sampler in ("always_off", "parentbased_always_off"):
-        return 0.0
-    if sampler in ("traceidratio", "parentbased_traceidratio"):
-        try:
-            ratio = float(env.get("OTEL_TRACES_SAMPLER_ARG", "1"))
-        except ValueError:
-            ratio = 1.0
-        return round(min(max(ratio, 0.0), 1.0) * 100, 4)
-    return 100.0
-
-
-def _otel_cluster(target: OtlpTarget) -> dict[str, Any]:
-    cluster: dict[str, Any] = {
-        "name": OTEL_CLUSTER,
-        "type": "STATIC" if _is_ip(target.host) else "STRICT_DNS",
-        "connect_timeout": "1s",
-        "dns_lookup_family": "V4_PREFERRED",
-        "typed_extension_protocol_options": {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-                "explicit_http_config": {"http2_protocol_options": {}},
-            }
-        },
-        "load_assignment": {
-            "cluster_name": OTEL_CLUSTER,
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {"endpoint": {"address": {"socket_address": {"address": target.host, "port_value": target.port}}}}
-                    ]
-                }
-            ],
-        },
-    }
-    if target.tls:
-        cluster["transport_socket"] = {
-            "name": "envoy.transport_sockets.tls",
-            "typed_config": {
-                "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext",
-                "sni": target.host,
-                "common_tls_context": {
-                    "alpn_protocols": ["h2"],
-                    "validation_context": {
-                        "trusted_ca": {"filename": SYSTEM_CA_FILE},
-                        "match_typed_subject_alt_names": [{"san_type": "DNS", "matcher": {"exact": target.host}}],
-                    },
-                },
-            },
-        }
-    return cluster
-
-
 def _jwt_filter(settings: Settings) -> dict[str, Any]:
     jwt = settings.jwt
     provider: dict[str, Any] = {
@@ -450,7 +369,7 @@ def _provider_cluster(name: str, provider: ProviderConfig, settings: Settings) -
     scheme, host, port = provider.upstream_parts()
     cluster: dict[str, Any] = {
         "name": _cluster_name(name),
-        "type": "STRICT_DNS" if not _is_ip(host) else "STATIC",
+        "type": "STRICT_DNS" if not is_ip(host) else "STATIC",
         "connect_timeout": "5s",
         "dns_lookup_family": "V4_PREFERRED",
         "per_connection_buffer_limit_bytes": max(2 * settings.extproc.max_body_bytes, 1 << 20),
@@ -537,16 +456,6 @@ def _downstream_tls(settings: Settings) -> dict[str, Any]:
             **context,
         },
     }
-
-
-def _is_ip(host: str) -> bool:
-    import ipaddress
-
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 # What Envoy's access log shows of each request: its own view plus what ztgate decided and counted.
