@@ -125,7 +125,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import socket
 import sys
 from pathlib import Path
@@ -139,7 +138,7 @@ _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
-from threaded import ThreadedServer  # noqa: E402
+from threaded import ThreadedServer, serve_until_signalled  # noqa: E402
 
 # Only FakeProvider, DEFAULT_CREDENTIALS, DEFAULT_CHUNKS, RecordedRequest and words are the API;
 # the other names are re-exported for code that imported them from here before the split.
@@ -291,18 +290,7 @@ async def _serve(args: argparse.Namespace) -> None:
     # The benchmark would otherwise grow an unbounded request log.
     fp.requests = _NullList()
     await fp.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
-    print(f"READY {fp.url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await fp.stop()
+    await serve_until_signalled(fp, fp.url)
 
 
 class _NullList(list):

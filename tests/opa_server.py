@@ -50,7 +50,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import signal
 import socket
 import sys
 import threading
@@ -71,7 +70,7 @@ if str(_ROOT / "server") not in sys.path:  # run as a script from a checkout wit
 if str(_ROOT / "tests") not in sys.path:
     sys.path.insert(0, str(_ROOT / "tests"))
 
-from threaded import ThreadedServer  # noqa: E402
+from threaded import ThreadedServer, serve_until_signalled  # noqa: E402
 from ztgate.policy.engine import PolicyBundle, load_bundle, regorus_message  # noqa: E402
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -380,18 +379,7 @@ async def _serve(args: argparse.Namespace) -> None:
         faults=Faults(delay_ms=args.delay_ms, fail_status=args.fail_status),
     )
     await server.start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
-            pass
-    print(f"READY {server.url}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await server.stop()
+    await serve_until_signalled(server, server.url)
 
 
 def main(argv: Iterable[str] | None = None) -> int:

@@ -7,6 +7,7 @@ the SDK clients block, so the server must not share their thread.
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from typing import Any, TypeVar
 
@@ -55,3 +56,20 @@ class ThreadedServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
             self._loop = self._thread = None
+
+
+async def serve_until_signalled(server: ThreadedServer, url: str) -> None:
+    """Run as a script: the server is started; announce it (`READY <url>`) and serve until SIGINT or
+    SIGTERM, then stop it."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    print(f"READY {url}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
