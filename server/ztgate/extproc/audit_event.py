@@ -49,10 +49,10 @@ def build_audit_event(ex: "Exchange") -> dict[str, Any]:
         content = {"prompt": [p.text for p in ex.llm.parts], "output": [ex.response.output_text]}
     llm = ex.llm
     return audit_event(
-        time=ex.started_wall,
+        time=ex.clock.start_ns / 1e9,
         request_id=ex.headers.get("x-request-id", ""),
         status=ex.status or 0,
-        latency_ms=(now - ex.started) * 1000,
+        latency_ms=(now - ex.clock.started) * 1000,
         identity=ex.identity,
         trace_id=trace_id,
         span_id=span_id,

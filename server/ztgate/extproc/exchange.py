@@ -39,9 +39,7 @@ class Exchange:
         self.gateway = gateway
         self.policy = gateway.policy  # the policy in force when the exchange began judges all of it
         self.trace_context = trace_context or {}
-        self.clock = PhaseClock()  # phase timings, for spans and metrics when the exchange ends
-        self.started = time.perf_counter()
-        self.started_wall = time.time()
+        self.clock = PhaseClock()  # when it began, and its phase timings (spans, metrics, the audit line)
         self.attributes: dict[str, Any] = {}
         self.metadata: dict[str, Any] = {}
         self.headers: dict[str, str] = {}

@@ -100,10 +100,6 @@ class Gateway:
     def engine(self) -> Engine:
         return self.policy.engine
 
-    @property
-    def scanner(self) -> Scanner | None:
-        return self.policy.scanner
-
     def identify(self, headers: dict[str, str], query: str, metadata: dict[str, Any]) -> Identity:
         now = time.monotonic()
         if now - self._keys_checked > 1.0:  # new keys from `ztgate keys create` apply within a second

@@ -43,18 +43,18 @@ class Observer(Protocol):
 class PhaseClock:
     """Collects an exchange's phases as it runs: two clock reads per phase, no span objects."""
 
-    __slots__ = ("phases", "start_ns", "_origin", "_scan_first", "_scan_total")
+    __slots__ = ("phases", "start_ns", "started", "_scan_first", "_scan_total")
 
     def __init__(self) -> None:
         self.phases: list[Phase] = []
         self.start_ns = time.time_ns()
-        self._origin = time.perf_counter()
+        self.started = time.perf_counter()  # the same instant on the monotonic clock
         self._scan_first: float | None = None
         self._scan_total = 0.0
 
     def ns(self, perf: float) -> int:
         """A perf_counter reading as Unix nanoseconds."""
-        return self.start_ns + int((perf - self._origin) * 1e9)
+        return self.start_ns + int((perf - self.started) * 1e9)
 
     def mark(self, name: str, started: float, ended: float | None = None) -> None:
         """A phase that began at perf_counter() == started and ends now (or at `ended`)."""
