@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ztgate.identity.base import Identity
-from ztgate.providers.base import LLMRequest, Usage
+from ztgate.providers.base import LLMRequest, LLMResponse, Usage
 from ztgate.usage.accountant import Accountant, Admission, Refused
 from ztgate.usage.anomaly import Baselines
 from ztgate.usage.estimate import estimate_request_tokens
@@ -47,7 +47,7 @@ async def test_settlement_keeps_what_was_used_and_frees_the_slot() -> None:
     admission = await acc.admit(LLM, limits, None, 40)
     assert isinstance(admission, Admission) and admission.output_reserve == 500
     assert isinstance(await acc.admit(LLM, limits, None, 40), Refused), "one stream at a time"
-    settled = acc.account(LLM, Usage(input_tokens=35, output_tokens=12), "", 40)
+    settled = acc.account(LLM, LLMResponse(usage=Usage(input_tokens=35, output_tokens=12)), 40)
     assert not settled.estimated and settled.cost_usd and settled.cost_usd > 0
     await acc.settle(admission, settled, identity=IVAN, llm=LLM, findings={}, reached_provider=True)
     concurrent = Counter("identity", "ivan", "none", "concurrent")
@@ -66,7 +66,7 @@ async def test_an_exchange_that_never_reached_the_provider_releases_everything()
 
 
 def test_missing_provider_usage_is_estimated_and_marked() -> None:
-    settled = accountant().account(LLM, Usage(), "a few words of streamed output", 30)
+    settled = accountant().account(LLM, LLMResponse(text=["a few words of streamed output"]), 30)
     assert settled.estimated and settled.usage.input_tokens == estimate_request_tokens(LLM)
     assert settled.usage.output_tokens > 0
 

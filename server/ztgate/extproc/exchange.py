@@ -146,8 +146,7 @@ class Exchange:
         accountant = self.gateway.accountant
         reached = self.upstream_started is not None and (self.status or 0) < 400
         if accountant is not None and reached:
-            output = self.response.output_text + "".join(call.arguments for call in self.response.tool_calls)
-            self.settled = accountant.account(self.llm, self.response.usage, output, self.input_estimate)
+            self.settled = accountant.account(self.llm, self.response, self.input_estimate)
         try:
             event = build_audit_event(self)
             self.gateway.observe(self._record(event))

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..identity.base import Identity
-from ..providers.base import LLMRequest, Usage
+from ..providers.base import LLMRequest, LLMResponse, Usage
 from .anomaly import Baselines, Observation
 from .estimate import estimate_request_tokens, estimate_tokens
 from .pricing import PriceTable
@@ -161,8 +161,9 @@ class Accountant:
 
     # ---- when the exchange ends ---------------------------------------------------------------
 
-    def account(self, llm: LLMRequest | None, usage: Usage, output_text: str, input_estimate: int) -> Settled:
+    def account(self, llm: LLMRequest | None, response: LLMResponse, input_estimate: int) -> Settled:
         """The exchange's usage: the provider's own numbers where it gave them, else estimates."""
+        usage = response.usage
         estimated = False
         accounted = Usage(usage.input_tokens, usage.output_tokens, usage.cached_input_tokens, usage.cache_creation_input_tokens)
         if accounted.input_tokens is None:  # rare (an aborted stream): worth the tokenizer's exact count
@@ -170,6 +171,8 @@ class Accountant:
             estimated = True
         if accounted.output_tokens is None:
             model, provider = (llm.model, llm.provider) if llm is not None else (None, None)
+            # The answer's text is joined only here, when there is no usage to take (most answers have it).
+            output_text = response.output_text + "".join(call.arguments for call in response.tool_calls)
             accounted.output_tokens = estimate_tokens(output_text, model, provider) if output_text else 0
             estimated = True
         cost = None
